@@ -1,0 +1,170 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+
+	"github.com/cointrail/cointrail/chain"
+	"github.com/cointrail/cointrail/index"
+)
+
+// Env is what a command runs with.
+type Env struct {
+	Stdout, Stderr io.Writer
+	Getenv         func(string) string
+	Log            *slog.Logger
+}
+
+// globals are the flags every command accepts.
+type globals struct {
+	data    string
+	network string
+	json    bool
+	verbose bool
+}
+
+type command struct {
+	name    string
+	summary string
+	usage   string // arguments after the flags
+	run     func(ctx context.Context, env *Env, g *globals, fs *flag.FlagSet, args []string) error
+	flags   func(fs *flag.FlagSet) // registers command flags; values read via closures
+}
+
+var commands []*command
+
+func register(c *command) { commands = append(commands, c) }
+
+// usageError marks a command line the user got wrong: exit code 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(format, a...)} }
+
+// Main runs cointrail with args (without the program name) and returns the exit code.
+func Main(args []string, stdout, stderr io.Writer) int {
+	env := &Env{Stdout: stdout, Stderr: stderr, Getenv: os.Getenv}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		printUsage(stdout)
+		return 0
+	}
+	name := args[0]
+	var cmd *command
+	for _, c := range commands {
+		if c.name == name {
+			cmd = c
+		}
+	}
+	// Two-word commands: "index digest", "labels import", "cluster build", "apikey create".
+	if cmd == nil && len(args) > 1 {
+		for _, c := range commands {
+			if c.name == name+" "+args[1] {
+				cmd, args = c, args[1:]
+			}
+		}
+	}
+	if cmd == nil {
+		fmt.Fprintf(stderr, "cointrail: unknown command %q\n\n", strings.Join(args[:min(2, len(args))], " "))
+		printUsage(stderr)
+		return 2
+	}
+	fs := flag.NewFlagSet("cointrail "+cmd.name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	g := &globals{}
+	defData := env.Getenv("COINTRAIL_DATA")
+	if defData == "" {
+		defData = "./cointrail-data"
+	}
+	defNet := env.Getenv("COINTRAIL_NETWORK")
+	if defNet == "" {
+		defNet = "mainnet"
+	}
+	fs.StringVar(&g.data, "data", defData, "data directory (env COINTRAIL_DATA)")
+	fs.StringVar(&g.network, "network", defNet, "mainnet, testnet, signet or regtest (env COINTRAIL_NETWORK)")
+	fs.BoolVar(&g.json, "json", false, "print JSON")
+	fs.BoolVar(&g.verbose, "v", false, "verbose logs")
+	if cmd.flags != nil {
+		cmd.flags(fs)
+	}
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: cointrail %s [flags] %s\n\n%s\n\nflags:\n", cmd.name, cmd.usage, cmd.summary)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	level := slog.LevelInfo
+	if g.verbose {
+		level = slog.LevelDebug
+	}
+	env.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if err := cmd.run(ctx, env, g, fs, fs.Args()); err != nil {
+		fmt.Fprintf(stderr, "cointrail %s: %s\n", cmd.name, oneLine(err))
+		var ue usageError
+		if errors.As(err, &ue) {
+			return 2
+		}
+		return 1
+	}
+	return 0
+}
+
+func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", " ") }
+
+func printUsage(w io.Writer) {
+	fmt.Fprintln(w, "cointrail — follow stolen bitcoin\n\nusage: cointrail COMMAND [flags] [args]\n\ncommands:")
+	cs := append([]*command(nil), commands...)
+	sort.Slice(cs, func(i, j int) bool { return cs[i].name < cs[j].name })
+	for _, c := range cs {
+		fmt.Fprintf(w, "  %-16s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "\nglobal flags (after the command name): --data DIR, --network NET, --json, -v\nrun `cointrail COMMAND -h` for a command's flags")
+}
+
+func (g *globals) net() (chain.Network, error) {
+	n, err := chain.NetworkByName(g.network)
+	if err != nil {
+		return n, usagef("%v", err)
+	}
+	return n, nil
+}
+
+// open opens the index of the selected network.
+func (g *globals) open(env *Env) (*index.Index, error) {
+	n, err := g.net()
+	if err != nil {
+		return nil, err
+	}
+	return index.Open(g.data, n, index.Options{}, env.Log)
+}
+
+// printJSON writes v as indented JSON with a trailing newline.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+func wantArgs(args []string, n int, what string) error {
+	if len(args) != n {
+		return usagef("want %s (flags go before it)", what)
+	}
+	return nil
+}

@@ -1,0 +1,247 @@
+package index
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/btcsuite/btcd/chaincfg/chainhash"
+	"github.com/cointrail/cointrail/chain"
+	"github.com/cointrail/cointrail/kv"
+)
+
+// TxView is a transaction as queries show it.
+type TxView struct {
+	TxID      string    `json:"txid"`
+	Height    uint32    `json:"height"`
+	BlockHash string    `json:"block_hash"`
+	BlockTime uint32    `json:"block_time"`
+	Position  uint32    `json:"position"`
+	Coinbase  bool      `json:"coinbase"`
+	FeeSat    int64     `json:"fee_sat"`
+	Vsize     uint32    `json:"vsize"`
+	LockTime  uint32    `json:"locktime"`
+	Version   int32     `json:"version"`
+	InSat     int64     `json:"in_sat"`
+	OutSat    int64     `json:"out_sat"`
+	Inputs    []InView  `json:"inputs"`
+	Outputs   []OutView `json:"outputs"`
+}
+
+// InView is an input resolved to the output it spends.
+type InView struct {
+	PrevTxID   string `json:"prev_txid"`
+	PrevVout   uint32 `json:"prev_vout"`
+	ValueSat   int64  `json:"value_sat"`
+	Address    string `json:"address"`
+	ScriptType string `json:"script_type"`
+}
+
+// OutView is an output with its spender.
+type OutView struct {
+	Vout         uint32 `json:"vout"`
+	ValueSat     int64  `json:"value_sat"`
+	Address      string `json:"address"`
+	ScriptType   string `json:"script_type"`
+	Spent        bool   `json:"spent"`
+	SpentByTxID  string `json:"spent_by_txid,omitempty"`
+	SpentByInput *uint32 `json:"spent_by_input,omitempty"`
+}
+
+// Tx returns the view of tx number tx.
+func (ix *Index) Tx(tx uint32) (*TxView, error) {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	if tx >= ix.tip.nTx {
+		return nil, fmt.Errorf("%w: tx %d", ErrNotFound, tx)
+	}
+	h := ix.TxHeight(tx)
+	b, err := ix.blockAtLocked(h)
+	if err != nil {
+		return nil, err
+	}
+	v := &TxView{TxID: TxIDString(ix.TxHash(tx)), Height: h, BlockHash: b.Hash.String(), BlockTime: b.Time,
+		Position: tx - b.FirstTx, FeeSat: ix.TxFee(tx), Vsize: ix.TxVsize(tx), LockTime: ix.TxLockTime(tx), Version: ix.TxVersion(tx),
+		Inputs: []InView{}, Outputs: []OutView{}}
+	first, n := ix.TxInputs(tx)
+	v.Coinbase = n == 0
+	for i := first; i < first+uint64(n); i++ {
+		o := ix.InputPrevOut(i)
+		ptx := ix.OutTx(o)
+		pf, _ := ix.TxOutputs(ptx)
+		val := ix.OutValue(o)
+		v.InSat += val
+		v.Inputs = append(v.Inputs, InView{PrevTxID: TxIDString(ix.TxHash(ptx)), PrevVout: uint32(o - pf), ValueSat: val,
+			Address: ix.addrStringLocked(ix.OutAddr(o)), ScriptType: chain.ScriptType(ix.OutType(o)).String()})
+	}
+	first, n = ix.TxOutputs(tx)
+	for o := first; o < first+uint64(n); o++ {
+		ov := OutView{Vout: uint32(o - first), ValueSat: ix.OutValue(o), Address: ix.addrStringLocked(ix.OutAddr(o)), ScriptType: chain.ScriptType(ix.OutType(o)).String()}
+		if s := ix.OutSpender(o); s != NoTx {
+			ov.Spent = true
+			ov.SpentByTxID = TxIDString(ix.TxHash(s))
+			sf, sn := ix.TxInputs(s)
+			for i := sf; i < sf+uint64(sn); i++ {
+				if ix.InputPrevOut(i) == o {
+					vin := uint32(i - sf)
+					ov.SpentByInput = &vin
+				}
+			}
+		}
+		v.OutSat += ov.ValueSat
+		v.Outputs = append(v.Outputs, ov)
+	}
+	return v, nil
+}
+
+func (ix *Index) addrStringLocked(a uint32) string {
+	k, err := ix.addrKeyLocked(a)
+	if err != nil {
+		return ""
+	}
+	return k.Encode(ix.Net)
+}
+
+// AddressView summarises an address and pages its history.
+type AddressView struct {
+	Address     string        `json:"address"`
+	ReceivedSat int64         `json:"received_sat"`
+	SentSat     int64         `json:"sent_sat"`
+	BalanceSat  int64         `json:"balance_sat"`
+	TxCount     int           `json:"tx_count"`
+	FirstHeight uint32        `json:"first_height"`
+	LastHeight  uint32        `json:"last_height"`
+	Offset      int           `json:"offset"`
+	Limit       int           `json:"limit"`
+	History     []HistoryItem `json:"history"`
+}
+
+// HistoryItem is one transaction of an address's history.
+type HistoryItem struct {
+	TxID        string `json:"txid"`
+	Height      uint32 `json:"height"`
+	Time        uint32 `json:"time"`
+	ReceivedSat int64  `json:"received_sat"`
+	SentSat     int64  `json:"sent_sat"`
+}
+
+// MaxPage bounds a history page.
+const MaxPage = 10000
+
+// Address returns the summary of address id and the page of its history
+// (newest first) starting at offset.
+func (ix *Index) Address(id uint32, offset, limit int) (*AddressView, error) {
+	if limit <= 0 || limit > MaxPage {
+		return nil, fmt.Errorf("%w: page size %d (want 1..%d)", ErrBadInput, limit, MaxPage)
+	}
+	if offset < 0 {
+		return nil, fmt.Errorf("%w: negative offset", ErrBadInput)
+	}
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	v := &AddressView{Address: ix.addrStringLocked(id), Offset: offset, Limit: limit, History: []HistoryItem{}}
+	var pfx [5]byte
+	pfx[0] = pfxHist
+	binary.BigEndian.PutUint32(pfx[1:], id)
+	it, err := ix.Store.NewIter(pfx[:], kv.PrefixEnd(pfx[:]))
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	for ok := it.Last(); ok; ok = it.Prev() {
+		k, val := it.Key(), it.Value()
+		recv, n1 := binary.Uvarint(val)
+		sent, n2 := binary.Uvarint(val[max(n1, 0):])
+		if len(k) != 9 || n1 <= 0 || n2 <= 0 {
+			return nil, fmt.Errorf("%w: history row %x", ErrCorrupt, k)
+		}
+		tx := binary.BigEndian.Uint32(k[5:])
+		h := ix.TxHeight(tx)
+		if v.TxCount == 0 {
+			v.LastHeight = h
+		}
+		v.FirstHeight = h
+		if v.TxCount >= offset && len(v.History) < limit {
+			v.History = append(v.History, HistoryItem{TxID: TxIDString(ix.TxHash(tx)), Height: h, Time: ix.blockTime(h), ReceivedSat: int64(recv), SentSat: int64(sent)})
+		}
+		v.TxCount++
+		v.ReceivedSat += int64(recv)
+		v.SentSat += int64(sent)
+	}
+	v.BalanceSat = v.ReceivedSat - v.SentSat
+	return v, it.Error()
+}
+
+// BlockView is a block as queries show it.
+type BlockView struct {
+	Height  uint32   `json:"height"`
+	Hash    string   `json:"hash"`
+	Prev    string   `json:"prev"`
+	Time    uint32   `json:"time"`
+	Size    uint32   `json:"size"`
+	TxCount uint32   `json:"tx_count"`
+	FeeSat  int64    `json:"fee_sat"`
+	TxIDs   []string `json:"txids"`
+}
+
+// Block returns the view of the block at height h.
+func (ix *Index) Block(h uint32) (*BlockView, error) {
+	b, err := ix.BlockAt(h)
+	if err != nil {
+		return nil, err
+	}
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	v := &BlockView{Height: h, Hash: b.Hash.String(), Prev: b.Prev.String(), Time: b.Time, Size: b.Size, TxCount: b.NumTx, TxIDs: make([]string, 0, b.NumTx)}
+	for tx := b.FirstTx; tx < b.FirstTx+b.NumTx; tx++ {
+		v.TxIDs = append(v.TxIDs, TxIDString(ix.TxHash(tx)))
+		v.FeeSat += ix.TxFee(tx)
+	}
+	return v, nil
+}
+
+// StatusView summarises the index.
+type StatusView struct {
+	Network       string `json:"network"`
+	SchemaVersion int    `json:"schema_version"`
+	Empty         bool   `json:"empty"`
+	TipHeight     int64  `json:"tip_height"`
+	TipHash       string `json:"tip_hash"`
+	TipTime       uint32 `json:"tip_time"`
+	Txs           uint32 `json:"txs"`
+	Outputs       uint64 `json:"outputs"`
+	Inputs        uint64 `json:"inputs"`
+	Addresses     uint32 `json:"addresses"`
+	DiskBytes     int64  `json:"disk_bytes"`
+}
+
+// Status returns the index summary.
+func (ix *Index) Status() StatusView {
+	t := ix.Tip()
+	s := StatusView{Network: ix.Net.Name, SchemaVersion: SchemaVersion, Empty: t.Empty, TipHeight: -1,
+		Txs: t.nTx, Outputs: t.nOut, Inputs: t.nIn, Addresses: t.nAddr, DiskBytes: ix.DiskSize()}
+	if !t.Empty {
+		s.TipHeight = int64(t.Height)
+		s.TipHash = t.Hash.String()
+		ix.mu.RLock()
+		s.TipTime = ix.blockTime(t.Height)
+		ix.mu.RUnlock()
+	}
+	return s
+}
+
+// ParseBlockArg resolves a height or a block hash.
+func (ix *Index) ParseBlockArg(s string) (uint32, error) {
+	if len(s) == 64 {
+		h, err := chainhash.NewHashFromStr(s)
+		if err != nil {
+			return 0, fmt.Errorf("%w: %q is not a block hash", ErrBadInput, s)
+		}
+		b, err := ix.BlockByHash(*h)
+		return b.Height, err
+	}
+	var h uint32
+	if _, err := fmt.Sscan(s, &h); err != nil || fmt.Sprint(h) != s {
+		return 0, fmt.Errorf("%w: %q is neither a height nor a block hash", ErrBadInput, s)
+	}
+	return h, nil
+}

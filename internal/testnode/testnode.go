@@ -1,0 +1,339 @@
+package testnode
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/btcsuite/btcd/chaincfg"
+	"github.com/btcsuite/btcd/chaincfg/chainhash"
+
+	"github.com/cointrail/cointrail/chain"
+)
+
+// BtcdVersion is the btcd release the tests run, the same as
+// scripts/install-test-deps.sh installs.
+const BtcdVersion = "v0.24.2"
+
+// ActivationHeight is the first block at which SegWit and Taproot are active
+// on btcd regtest when every block signals (see the package doc).
+const ActivationHeight = 432
+
+const startTimeout = 30 * time.Second
+
+// Node is a running btcd regtest node.
+type Node struct {
+	URL, User, Pass string
+	P2PAddr         string // 127.0.0.1:port btcd listens on for peers
+	DataDir         string // pass to WithDataDir to start again on the same chain
+
+	t       testing.TB
+	cmd     *exec.Cmd
+	exited  chan struct{}
+	outPath string
+	client  *chain.RPCClient
+	wallet  *Wallet
+	stop    sync.Once
+}
+
+type options struct {
+	dataDir string
+	seed    []byte
+	args    []string
+}
+
+// Option changes how Start runs btcd.
+type Option func(*options)
+
+// WithDataDir keeps the chain in dir instead of a fresh temporary directory,
+// e.g. to restart a stopped node on the same chain.
+func WithDataDir(dir string) Option { return func(o *options) { o.dataDir = dir } }
+
+// WithSeed derives the wallet (and so the mining address) from seed instead of
+// the default one.
+func WithSeed(seed string) Option { return func(o *options) { o.seed = []byte(seed) } }
+
+// WithArgs passes extra command-line flags to btcd.
+func WithArgs(args ...string) Option {
+	return func(o *options) { o.args = append(o.args, args...) }
+}
+
+// DefaultSeed is the wallet seed of a node started without WithSeed.
+const DefaultSeed = "cointrail testnode"
+
+// Start runs btcd on regtest and returns once its RPC answers. The node is
+// stopped when the test ends. It fails the test if btcd cannot be found,
+// installed or started.
+func Start(t testing.TB, opts ...Option) *Node {
+	t.Helper()
+	o := options{seed: []byte(DefaultSeed)}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	bin, err := btcdBinary()
+	if err != nil {
+		t.Fatalf("testnode: %v", err)
+	}
+	tmp := t.TempDir()
+	if o.dataDir == "" {
+		o.dataDir = filepath.Join(tmp, "data")
+	}
+	n := &Node{
+		User:    "cointrail",
+		Pass:    randomHex(16),
+		DataDir: o.dataDir,
+		t:       t,
+		exited:  make(chan struct{}),
+		outPath: filepath.Join(tmp, "btcd.out"),
+	}
+	rpcAddr, p2pAddr := freeAddr(t), freeAddr(t)
+	n.URL = "http://" + rpcAddr
+	n.P2PAddr = p2pAddr
+	n.wallet = NewWallet(&chaincfg.RegressionNetParams, o.seed, nil)
+
+	conf := strings.Join([]string{
+		"[Application Options]",
+		"regtest=1",
+		"notls=1",
+		"rpcuser=" + n.User,
+		"rpcpass=" + n.Pass,
+		"rpclisten=" + rpcAddr,
+		"listen=" + p2pAddr,
+		"nodnsseed=1",
+		"noonion=1",
+		"nocfilters=1",
+		"datadir=" + o.dataDir,
+		"logdir=" + filepath.Join(tmp, "log"),
+		"txindex=1",
+		"addrindex=1",
+		"miningaddr=" + n.wallet.MiningAddress(),
+		"debuglevel=info",
+		"",
+	}, "\n")
+	confPath := filepath.Join(tmp, "btcd.conf")
+	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
+		t.Fatalf("testnode: %v", err)
+	}
+	out, err := os.Create(n.outPath)
+	if err != nil {
+		t.Fatalf("testnode: %v", err)
+	}
+	defer out.Close() // the child has its own descriptor
+	n.cmd = exec.Command(bin, append([]string{"--configfile=" + confPath}, o.args...)...)
+	n.cmd.Stdout, n.cmd.Stderr = out, out
+	if err := n.cmd.Start(); err != nil {
+		t.Fatalf("testnode: start %s: %v", bin, err)
+	}
+	go func() {
+		_ = n.cmd.Wait() // an exit before Stop is reported by waitReady or Cleanup
+		close(n.exited)
+	}()
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("testnode: end of btcd output:\n%s", n.outputTail())
+		}
+		n.Stop()
+	})
+
+	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	n.client, err = chain.NewRPCClient(chain.RPCConfig{URL: n.URL, User: n.User, Pass: n.Pass}, log)
+	if err != nil {
+		t.Fatalf("testnode: %v", err)
+	}
+	n.wallet.client = n.client
+	n.waitReady()
+	return n
+}
+
+func (n *Node) waitReady() {
+	n.t.Helper()
+	deadline := time.Now().Add(startTimeout)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_, err := n.client.BlockCount(ctx)
+		cancel()
+		if err == nil {
+			return
+		}
+		select {
+		case <-n.exited:
+			n.t.Fatalf("testnode: btcd exited during start (%v):\n%s", n.cmd.ProcessState, n.outputTail())
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			n.t.Fatalf("testnode: btcd RPC not answering after %s: %v\n%s", startTimeout, err, n.outputTail())
+		}
+	}
+}
+
+// Stop terminates btcd (SIGTERM, then SIGKILL after 15s) and waits for it to
+// exit. Calling it again does nothing; Start registers it as a cleanup.
+func (n *Node) Stop() {
+	n.stop.Do(func() {
+		select {
+		case <-n.exited:
+			return
+		default:
+		}
+		_ = n.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-n.exited:
+		case <-time.After(15 * time.Second):
+			n.t.Logf("testnode: btcd ignored SIGTERM for 15s, killing it")
+			_ = n.cmd.Process.Kill()
+			<-n.exited
+		}
+	})
+}
+
+// Client is an RPC client of the node.
+func (n *Node) Client() *chain.RPCClient { return n.client }
+
+// Wallet is the node's wallet; its mining address receives the coinbases.
+func (n *Node) Wallet() *Wallet { return n.wallet }
+
+// Generate mines n blocks with btcd's generate and returns their hashes.
+// Transactions in the mempool go into the first block.
+func (n *Node) Generate(count int) []chainhash.Hash {
+	n.t.Helper()
+	hashes := make([]chainhash.Hash, 0, count)
+	for count > 0 {
+		// Chunks keep each request well inside the client's timeout.
+		k := min(count, 100)
+		var strs []string
+		if err := n.client.Call(context.Background(), "generate", []any{k}, &strs); err != nil {
+			n.t.Fatalf("testnode: %v", err)
+		}
+		for _, s := range strs {
+			h, err := chainhash.NewHashFromStr(s)
+			if err != nil {
+				n.t.Fatalf("testnode: generate returned %q: %v", s, err)
+			}
+			hashes = append(hashes, *h)
+		}
+		count -= k
+	}
+	return hashes
+}
+
+// ActivateSoftForks mines up to height ActivationHeight-1, so that SegWit
+// and Taproot rules apply to the next block and the mempool accepts witness
+// spends, and checks that the node says so. It also leaves hundreds of
+// matured coinbases in the wallet.
+func (n *Node) ActivateSoftForks() {
+	n.t.Helper()
+	h, err := n.client.BlockCount(context.Background())
+	if err != nil {
+		n.t.Fatalf("testnode: %v", err)
+	}
+	if h < ActivationHeight-1 {
+		n.Generate(int(ActivationHeight - 1 - h))
+	}
+	var info struct {
+		Bip9 map[string]struct {
+			Status string `json:"status"`
+		} `json:"bip9_softforks"`
+	}
+	if err := n.client.Call(context.Background(), "getblockchaininfo", nil, &info); err != nil {
+		n.t.Fatalf("testnode: %v", err)
+	}
+	for _, fork := range []string{"segwit", "taproot"} {
+		if s := info.Bip9[fork].Status; s != "active" {
+			n.t.Fatalf("testnode: %s is %q at height %d, want active", fork, s, ActivationHeight-1)
+		}
+	}
+}
+
+// outputTail is the end of btcd's stdout and stderr, for failure messages.
+func (n *Node) outputTail() string {
+	b, err := os.ReadFile(n.outPath)
+	if err != nil {
+		return err.Error()
+	}
+	lines := bytes.Split(bytes.TrimSpace(b), []byte("\n"))
+	if len(lines) > 30 {
+		lines = lines[len(lines)-30:]
+	}
+	return string(bytes.Join(lines, []byte("\n")))
+}
+
+// freeAddr is a loopback address with a port nobody listens on right now.
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("testnode: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // never fails (crypto/rand documents it)
+	return hex.EncodeToString(b)
+}
+
+var (
+	btcdOnce sync.Once
+	btcdPath string
+	btcdErr  error
+)
+
+// btcdBinary finds btcd in GOBIN, GOPATH/bin or PATH, installing the pinned
+// version with go install if it is nowhere.
+func btcdBinary() (string, error) {
+	btcdOnce.Do(func() {
+		var dirs []string
+		if out, err := exec.Command("go", "env", "GOBIN", "GOPATH").Output(); err == nil {
+			f := strings.Split(strings.TrimSpace(string(out)), "\n")
+			if len(f) == 2 && strings.TrimSpace(f[0]) != "" {
+				dirs = append(dirs, strings.TrimSpace(f[0]))
+			}
+			for _, p := range filepath.SplitList(strings.TrimSpace(f[len(f)-1])) {
+				dirs = append(dirs, filepath.Join(p, "bin"))
+			}
+		}
+		find := func() string {
+			for _, d := range dirs {
+				if p := filepath.Join(d, "btcd"); isExecutable(p) {
+					return p
+				}
+			}
+			if p, err := exec.LookPath("btcd"); err == nil {
+				return p
+			}
+			return ""
+		}
+		if btcdPath = find(); btcdPath != "" {
+			return
+		}
+		cmd := exec.Command("go", "install", "github.com/btcsuite/btcd@"+BtcdVersion)
+		cmd.Dir = os.TempDir() // outside any module, so go.mod plays no part
+		if out, err := cmd.CombinedOutput(); err != nil {
+			btcdErr = fmt.Errorf("btcd not found and go install failed (run scripts/install-test-deps.sh): %v\n%s", err, out)
+			return
+		}
+		if btcdPath = find(); btcdPath == "" {
+			btcdErr = fmt.Errorf("btcd installed but not found in %v", dirs)
+		}
+	})
+	return btcdPath, btcdErr
+}
+
+func isExecutable(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
+}

@@ -1,0 +1,40 @@
+package taint
+
+// NoTx is the spender of an unspent output.
+const NoTx = ^uint32(0)
+
+// Graph is the transaction graph a trace walks. Ids are dense and in chain
+// order: transactions are numbered from 0 (the genesis coinbase), a
+// transaction's outputs and inputs have consecutive ids, and address 0 means
+// "no address" (OP_RETURN). A coinbase transaction has no inputs. The index
+// implements it over memory-mapped columns, so every method must be cheap and
+// must not fail: an id out of range is a caller bug.
+type Graph interface {
+	NumTxs() uint32
+	TxOutputs(tx uint32) (first uint64, n uint32)
+	TxInputs(tx uint32) (first uint64, n uint32) // n == 0 for a coinbase
+	InputPrevOut(in uint64) uint64               // the output the input spends
+	OutValue(out uint64) int64
+	OutAddr(out uint64) uint32
+	OutType(out uint64) uint8    // a chain.ScriptType
+	OutSpender(out uint64) uint32 // NoTx when unspent
+	OutTx(out uint64) uint32      // the transaction that created the output
+	TxHeight(tx uint32) uint32
+	BlockTime(height uint32) int64 // unix seconds
+	TxHash(tx uint32) [32]byte     // txid in internal byte order (as chainhash.Hash)
+	AddrString(addr uint32) string
+	Tip() (height uint32, hash [32]byte)
+}
+
+// Attribution says which addresses belong to labelled entities (exchanges,
+// services...). With Params.StopAtService an attributed output ends the
+// trace: forward it is an arrival, backward a source.
+type Attribution interface {
+	Entity(addr uint32) (e Entity, ok bool)
+}
+
+// Entity is the owner of an attributed address.
+type Entity struct {
+	Label    string
+	Category string
+}
