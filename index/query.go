@@ -38,12 +38,12 @@ type InView struct {
 
 // OutView is an output with its spender.
 type OutView struct {
-	Vout         uint32 `json:"vout"`
-	ValueSat     int64  `json:"value_sat"`
-	Address      string `json:"address"`
-	ScriptType   string `json:"script_type"`
-	Spent        bool   `json:"spent"`
-	SpentByTxID  string `json:"spent_by_txid,omitempty"`
+	Vout         uint32  `json:"vout"`
+	ValueSat     int64   `json:"value_sat"`
+	Address      string  `json:"address"`
+	ScriptType   string  `json:"script_type"`
+	Spent        bool    `json:"spent"`
+	SpentByTxID  string  `json:"spent_by_txid,omitempty"`
 	SpentByInput *uint32 `json:"spent_by_input,omitempty"`
 }
 
