@@ -346,7 +346,7 @@ func (d *BlkDir) BestChain() ([]BlockLoc, error) {
 		for k := len(stack) - 1; k >= 0; k-- {
 			b := stack[k]
 			if b == d.genesis {
-				ok, base = true, uint256{}
+				ok = true
 			}
 			if !ok {
 				state[b] = unreachable

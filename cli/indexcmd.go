@@ -72,3 +72,32 @@ func init() {
 		},
 	})
 }
+
+func init() {
+	var format, out string
+	register(&command{
+		name: "export", summary: "export the transaction graph (txs, outputs, inputs) as CSV files with dense ids",
+		flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&format, "format", "csv", "csv")
+			fs.StringVar(&out, "o", "export", "output directory")
+		},
+		run: func(ctx context.Context, env *Env, g *globals, fs *flag.FlagSet, args []string) error {
+			if err := wantArgs(args, 0, "no arguments"); err != nil {
+				return err
+			}
+			if format != "csv" {
+				return usagef("unknown --format %q (want csv)", format)
+			}
+			ix, err := g.open(env)
+			if err != nil {
+				return err
+			}
+			defer ix.Close()
+			if err := ix.ExportCSV(ctx, out); err != nil {
+				return err
+			}
+			fmt.Fprintf(env.Stdout, "wrote %s/txs.csv, outputs.csv, inputs.csv\n", out)
+			return nil
+		},
+	})
+}

@@ -37,32 +37,30 @@ const startTimeout = 30 * time.Second
 type Node struct {
 	URL, User, Pass string
 	P2PAddr         string // 127.0.0.1:port btcd listens on for peers
-	DataDir         string // pass to WithDataDir to start again on the same chain
 
-	t       testing.TB
-	cmd     *exec.Cmd
-	exited  chan struct{}
-	outPath string
-	client  *chain.RPCClient
-	wallet  *Wallet
-	stop    sync.Once
+	t        testing.TB
+	bin      string
+	confPath string
+	outPath  string
+	client   *chain.RPCClient
+	wallet   *Wallet
+
+	mu     sync.Mutex
+	cmd    *exec.Cmd     // nil while stopped
+	exited chan struct{} // closed when cmd exits
+	blocks [][]byte      // the chain saved by Stop, for Restart
 }
 
 type options struct {
-	dataDir string
-	seed    []byte
-	args    []string
+	seed []byte
+	args []string
 }
 
 // Option changes how Start runs btcd.
 type Option func(*options)
 
-// WithDataDir keeps the chain in dir instead of a fresh temporary directory,
-// e.g. to restart a stopped node on the same chain.
-func WithDataDir(dir string) Option { return func(o *options) { o.dataDir = dir } }
-
 // WithSeed derives the wallet (and so the mining address) from seed instead of
-// the default one.
+// DefaultSeed.
 func WithSeed(seed string) Option { return func(o *options) { o.seed = []byte(seed) } }
 
 // WithArgs passes extra command-line flags to btcd.
@@ -87,23 +85,20 @@ func Start(t testing.TB, opts ...Option) *Node {
 		t.Fatalf("testnode: %v", err)
 	}
 	tmp := t.TempDir()
-	if o.dataDir == "" {
-		o.dataDir = filepath.Join(tmp, "data")
-	}
 	n := &Node{
-		User:    "cointrail",
-		Pass:    randomHex(16),
-		DataDir: o.dataDir,
-		t:       t,
-		exited:  make(chan struct{}),
-		outPath: filepath.Join(tmp, "btcd.out"),
+		User:     "cointrail",
+		Pass:     randomHex(16),
+		t:        t,
+		bin:      bin,
+		confPath: filepath.Join(tmp, "btcd.conf"),
+		outPath:  filepath.Join(tmp, "btcd.out"),
 	}
 	rpcAddr, p2pAddr := freeAddr(t), freeAddr(t)
 	n.URL = "http://" + rpcAddr
 	n.P2PAddr = p2pAddr
 	n.wallet = NewWallet(&chaincfg.RegressionNetParams, o.seed, nil)
 
-	conf := strings.Join([]string{
+	conf := strings.Join(append([]string{
 		"[Application Options]",
 		"regtest=1",
 		"notls=1",
@@ -114,51 +109,54 @@ func Start(t testing.TB, opts ...Option) *Node {
 		"nodnsseed=1",
 		"noonion=1",
 		"nocfilters=1",
-		"datadir=" + o.dataDir,
+		"datadir=" + filepath.Join(tmp, "data"),
 		"logdir=" + filepath.Join(tmp, "log"),
 		"txindex=1",
 		"addrindex=1",
 		"miningaddr=" + n.wallet.MiningAddress(),
 		"debuglevel=info",
-		"",
-	}, "\n")
-	confPath := filepath.Join(tmp, "btcd.conf")
-	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
+	}, o.args...), "\n") + "\n"
+	if err := os.WriteFile(n.confPath, []byte(conf), 0o600); err != nil {
 		t.Fatalf("testnode: %v", err)
 	}
-	out, err := os.Create(n.outPath)
-	if err != nil {
-		t.Fatalf("testnode: %v", err)
-	}
-	defer out.Close() // the child has its own descriptor
-	n.cmd = exec.Command(bin, append([]string{"--configfile=" + confPath}, o.args...)...)
-	n.cmd.Stdout, n.cmd.Stderr = out, out
-	if err := n.cmd.Start(); err != nil {
-		t.Fatalf("testnode: start %s: %v", bin, err)
-	}
-	go func() {
-		_ = n.cmd.Wait() // an exit before Stop is reported by waitReady or Cleanup
-		close(n.exited)
-	}()
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("testnode: end of btcd output:\n%s", n.outputTail())
-		}
-		n.Stop()
-	})
-
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	n.client, err = chain.NewRPCClient(chain.RPCConfig{URL: n.URL, User: n.User, Pass: n.Pass}, log)
 	if err != nil {
 		t.Fatalf("testnode: %v", err)
 	}
 	n.wallet.client = n.client
-	n.waitReady()
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("testnode: end of btcd output:\n%s", n.outputTail())
+		}
+		n.stop()
+	})
+	n.launch()
 	return n
 }
 
-func (n *Node) waitReady() {
+// launch starts btcd and waits until its RPC answers.
+func (n *Node) launch() {
 	n.t.Helper()
+	out, err := os.OpenFile(n.outPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		n.t.Fatalf("testnode: %v", err)
+	}
+	defer out.Close() // the child has its own descriptor
+	cmd := exec.Command(n.bin, "--configfile="+n.confPath)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		n.t.Fatalf("testnode: start %s: %v", n.bin, err)
+	}
+	exited := make(chan struct{})
+	go func() {
+		_ = cmd.Wait() // an early exit is reported below
+		close(exited)
+	}()
+	n.mu.Lock()
+	n.cmd, n.exited = cmd, exited
+	n.mu.Unlock()
+
 	deadline := time.Now().Add(startTimeout)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -168,8 +166,8 @@ func (n *Node) waitReady() {
 			return
 		}
 		select {
-		case <-n.exited:
-			n.t.Fatalf("testnode: btcd exited during start (%v):\n%s", n.cmd.ProcessState, n.outputTail())
+		case <-exited:
+			n.t.Fatalf("testnode: btcd exited during start (%v):\n%s", cmd.ProcessState, n.outputTail())
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
@@ -178,24 +176,65 @@ func (n *Node) waitReady() {
 	}
 }
 
-// Stop terminates btcd (SIGTERM, then SIGKILL after 15s) and waits for it to
-// exit. Calling it again does nothing; Start registers it as a cleanup.
+// Stop saves the chain for Restart, then terminates btcd (SIGTERM, then
+// SIGKILL after 15s) and waits for it to exit. Stopping a stopped node does
+// nothing.
 func (n *Node) Stop() {
-	n.stop.Do(func() {
-		select {
-		case <-n.exited:
-			return
-		default:
+	n.t.Helper()
+	n.mu.Lock()
+	running := n.cmd != nil
+	n.mu.Unlock()
+	if !running {
+		return
+	}
+	// btcd wipes its regtest database whenever it starts, so the chain
+	// survives a restart only as blocks we keep and submit again.
+	tip, err := n.client.BlockCount(context.Background())
+	if err != nil {
+		n.t.Fatalf("testnode: %v", err)
+	}
+	n.blocks = n.blocks[:0]
+	if tip > 0 {
+		err = n.client.FetchBlocks(context.Background(), 1, tip, func(_ int64, raw []byte) error {
+			n.blocks = append(n.blocks, raw)
+			return nil
+		})
+		if err != nil {
+			n.t.Fatalf("testnode: %v", err)
 		}
-		_ = n.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-n.exited:
-		case <-time.After(15 * time.Second):
-			n.t.Logf("testnode: btcd ignored SIGTERM for 15s, killing it")
-			_ = n.cmd.Process.Kill()
-			<-n.exited
+	}
+	n.stop()
+}
+
+func (n *Node) stop() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.cmd == nil {
+		return
+	}
+	_ = n.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-n.exited:
+	case <-time.After(15 * time.Second):
+		n.t.Logf("testnode: btcd ignored SIGTERM for 15s, killing it")
+		_ = n.cmd.Process.Kill()
+		<-n.exited
+	}
+	n.cmd = nil
+}
+
+// Restart stops btcd if it runs and starts it again at the same addresses
+// with the chain Stop saved (the blocks are submitted again, so hashes and
+// heights stay the same; the mempool is lost).
+func (n *Node) Restart() {
+	n.t.Helper()
+	n.Stop()
+	n.launch()
+	for i, raw := range n.blocks {
+		if err := n.client.SubmitBlock(context.Background(), raw); err != nil {
+			n.t.Fatalf("testnode: restoring block %d: %v", i+1, err)
 		}
-	})
+	}
 }
 
 // Client is an RPC client of the node.

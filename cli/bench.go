@@ -1,0 +1,93 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/cointrail/cointrail/bench"
+	"github.com/cointrail/cointrail/index"
+)
+
+func init() {
+	var blocks, work string
+	register(&command{
+		name:    "bench ingest",
+		summary: "measure full ingest of a blocks/ directory against a decode-only pass over the same files",
+		usage:   "--blocks DIR",
+		flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&blocks, "blocks", "", "Bitcoin Core style blocks/ directory (e.g. from `cointrail sim --txs 1000000`)")
+			fs.StringVar(&work, "work", "", "directory for the index built (default: a temporary one, removed after)")
+		},
+		run: func(ctx context.Context, env *Env, g *globals, fs *flag.FlagSet, args []string) error {
+			if blocks == "" {
+				return usagef("--blocks DIR is required")
+			}
+			net, err := g.net()
+			if err != nil {
+				return err
+			}
+			// Warm the page cache so both passes read from memory.
+			if _, err := bench.DecodeOnly(ctx, blocks, net, env.Log); err != nil {
+				return err
+			}
+			dec, err := bench.DecodeOnly(ctx, blocks, net, env.Log)
+			if err != nil {
+				return err
+			}
+			if work == "" {
+				if work, err = os.MkdirTemp("", "cointrail-bench-"); err != nil {
+					return err
+				}
+				defer os.RemoveAll(work)
+			}
+			self, err := os.Executable()
+			if err != nil {
+				return err
+			}
+			// Ingest in a child process so its peak RSS is its own.
+			cmd := exec.CommandContext(ctx, self, "ingest", "--data", work, "--network", net.Name, "--blocks", blocks)
+			cmd.Stderr = os.Stderr
+			start := time.Now()
+			if err := cmd.Run(); err != nil {
+				return fmt.Errorf("ingest: %w", err)
+			}
+			ingest := time.Since(start)
+			rss := int64(0)
+			if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+				rss = ru.Maxrss * 1024
+			}
+			ix, err := index.Open(work, net, index.Options{}, env.Log)
+			if err != nil {
+				return err
+			}
+			size := ix.DiskSize()
+			st := ix.Status()
+			ix.Close()
+			res := map[string]any{
+				"blocks": dec.Blocks, "txs": dec.Txs, "block_bytes": dec.Bytes,
+				"decode_seconds": dec.Elapsed.Seconds(), "ingest_seconds": ingest.Seconds(),
+				"ratio_ingest_to_decode": ingest.Seconds() / dec.Elapsed.Seconds(),
+				"ingest_tx_per_s":        float64(dec.Txs) / ingest.Seconds(), "ingest_blocks_per_s": float64(dec.Blocks) / ingest.Seconds(),
+				"ingest_mb_per_s": float64(dec.Bytes) / 1e6 / ingest.Seconds(), "decode_mb_per_s": float64(dec.Bytes) / 1e6 / dec.Elapsed.Seconds(),
+				"index_bytes": size, "index_bytes_per_tx": float64(size) / float64(st.Txs), "index_to_block_bytes": float64(size) / float64(dec.Bytes),
+				"ingest_peak_rss_bytes": rss, "work_dir": filepath.Clean(work),
+			}
+			if g.json {
+				return printJSON(env.Stdout, res)
+			}
+			fmt.Fprintf(env.Stdout, "chain: %d blocks, %d txs, %.1f MB of blocks\n", dec.Blocks, dec.Txs, float64(dec.Bytes)/1e6)
+			fmt.Fprintf(env.Stdout, "decode-only (btcd wire + txids, all cores): %.2fs  %.1f MB/s\n", dec.Elapsed.Seconds(), res["decode_mb_per_s"])
+			fmt.Fprintf(env.Stdout, "full ingest: %.2fs  %.0f tx/s  %.0f blocks/s  %.1f MB/s  peak RSS %.0f MB\n", ingest.Seconds(),
+				res["ingest_tx_per_s"], res["ingest_blocks_per_s"], res["ingest_mb_per_s"], float64(rss)/1e6)
+			fmt.Fprintf(env.Stdout, "ratio ingest/decode: %.2f×\n", res["ratio_ingest_to_decode"])
+			fmt.Fprintf(env.Stdout, "index: %.1f MB, %.0f bytes/tx, %.2f× the block bytes\n", float64(size)/1e6, res["index_bytes_per_tx"], res["index_to_block_bytes"])
+			return nil
+		},
+	})
+}
