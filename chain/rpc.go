@@ -410,6 +410,9 @@ func (c *RPCClient) FetchBlocks(ctx context.Context, from, to int64, fn func(hei
 	for ch := range order {
 		r := <-ch
 		<-sem
+		if ctx.Err() != nil {
+			break // blocks that arrived anyway are not handed out
+		}
 		if r.err != nil {
 			return r.err
 		}
@@ -418,7 +421,7 @@ func (c *RPCClient) FetchBlocks(ctx context.Context, from, to int64, fn func(hei
 		}
 		next++
 	}
-	if next <= to { // the producer stopped early: the caller's context ended
+	if next <= to { // the caller's context ended
 		return fmt.Errorf("%w: %s: fetching block %d: %w", ErrNode, c.endpoint, next, ctx.Err())
 	}
 	return nil

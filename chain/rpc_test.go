@@ -96,8 +96,9 @@ func TestFetchBlocksStops(t *testing.T) {
 		}
 		return nil
 	})
-	if !errors.Is(err, context.Canceled) || !errors.Is(err, chain.ErrNode) || calls != 4 {
-		t.Fatalf("context cancelled at height 3: err %v after %d calls; want context.Canceled after 4", err, calls)
+	want := fmt.Sprintf("chain: node error: %s: fetching block 4: context canceled", n.URL)
+	if err == nil || err.Error() != want || !errors.Is(err, context.Canceled) || calls != 4 {
+		t.Fatalf("context cancelled at height 3: err %v after %d calls; want %q after 4", err, calls, want)
 	}
 
 	for _, tc := range []struct {

@@ -28,7 +28,7 @@ func (r *rpcFlags) client(env *Env) (*chain.RPCClient, error) {
 func init() {
 	var blocks string
 	var rpc rpcFlags
-	var stopAfter int
+	var stopAfter, batchKB int
 	register(&command{
 		name:    "ingest",
 		summary: "index blocks from a Bitcoin Core blocks/ directory or a node's RPC, continuing from the tip",
@@ -37,6 +37,7 @@ func init() {
 			fs.StringVar(&blocks, "blocks", "", "Bitcoin Core blocks/ directory (blk*.dat, xor.dat)")
 			rpc.register(fs)
 			fs.IntVar(&stopAfter, "stop-after", 0, "stop after this many blocks (0: all)")
+			fs.IntVar(&batchKB, "batch-kb", 0, "raw block KiB per commit during bulk ingest (default 32768)")
 		},
 		run: func(ctx context.Context, env *Env, g *globals, fs *flag.FlagSet, args []string) error {
 			if err := wantArgs(args, 0, "no arguments"); err != nil {
@@ -50,7 +51,7 @@ func init() {
 				return err
 			}
 			defer ix.Close()
-			opt := index.IngestOptions{Progress: ingestProgress(env.Stderr, env.Log, "ingest"), StopAfter: stopAfter}
+			opt := index.IngestOptions{Progress: ingestProgress(env.Stderr, env.Log, "ingest"), StopAfter: stopAfter, BatchBytes: batchKB << 10}
 			var p index.Progress
 			if blocks != "" {
 				p, err = ix.IngestBlkDir(ctx, blocks, opt)

@@ -46,11 +46,13 @@ func (ix *Index) connectLocked(bs []*Block, sync bool) (int, error) {
 		if t, hist, err = ix.connectOne(batch, b, t, hist); err != nil {
 			return i, ix.abort(err)
 		}
+		hit("block")
 	}
 	batch.Set(keyTip, t.encode())
 	if err := batch.Commit(sync); err != nil {
 		return 0, ix.abort(err)
 	}
+	hit("commit")
 	for _, b := range bs {
 		ix.times = append(ix.times, b.Time)
 	}

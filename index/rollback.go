@@ -74,6 +74,7 @@ func (ix *Index) Rollback(h int64, sync bool) error {
 	if err := batch.Commit(sync); err != nil {
 		return err
 	}
+	hit("rollback")
 	ix.tip = nt
 	ix.times = ix.times[:h+1]
 	ix.resetCaches()

@@ -1,7 +1,6 @@
 package labels
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 
@@ -211,5 +210,3 @@ func tagNetwork(n string) string {
 	}
 	return ""
 }
-
-var _ = fmt.Sprintf
