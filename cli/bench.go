@@ -68,7 +68,11 @@ func init() {
 			}
 			size := ix.DiskSize()
 			st := ix.Status()
+			look, err := bench.Lookups(ix, 20000, 1)
 			ix.Close()
+			if err != nil {
+				return err
+			}
 			res := map[string]any{
 				"blocks": dec.Blocks, "txs": dec.Txs, "block_bytes": dec.Bytes,
 				"decode_seconds": dec.Elapsed.Seconds(), "ingest_seconds": ingest.Seconds(),
@@ -76,7 +80,7 @@ func init() {
 				"ingest_tx_per_s":        float64(dec.Txs) / ingest.Seconds(), "ingest_blocks_per_s": float64(dec.Blocks) / ingest.Seconds(),
 				"ingest_mb_per_s": float64(dec.Bytes) / 1e6 / ingest.Seconds(), "decode_mb_per_s": float64(dec.Bytes) / 1e6 / dec.Elapsed.Seconds(),
 				"index_bytes": size, "index_bytes_per_tx": float64(size) / float64(st.Txs), "index_to_block_bytes": float64(size) / float64(dec.Bytes),
-				"ingest_peak_rss_bytes": rss, "work_dir": filepath.Clean(work),
+				"ingest_peak_rss_bytes": rss, "work_dir": filepath.Clean(work), "lookups": look,
 			}
 			if g.json {
 				return printJSON(env.Stdout, res)
@@ -86,6 +90,7 @@ func init() {
 			fmt.Fprintf(env.Stdout, "full ingest: %.2fs  %.0f tx/s  %.0f blocks/s  %.1f MB/s  peak RSS %.0f MB\n", ingest.Seconds(),
 				res["ingest_tx_per_s"], res["ingest_blocks_per_s"], res["ingest_mb_per_s"], float64(rss)/1e6)
 			fmt.Fprintf(env.Stdout, "ratio ingest/decode: %.2f×\n", res["ratio_ingest_to_decode"])
+			fmt.Fprintf(env.Stdout, "lookups/s: tx %.0f, address %.0f, spent-by %.0f, outpoint %.0f\n", look.TxPerSec, look.AddressPerSec, look.SpentByPerSec, look.OutpointPerSec)
 			fmt.Fprintf(env.Stdout, "index: %.1f MB, %.0f bytes/tx, %.2f× the block bytes\n", float64(size)/1e6, res["index_bytes_per_tx"], res["index_to_block_bytes"])
 			return nil
 		},
