@@ -31,7 +31,7 @@ type RPCConfig struct {
 	User, Pass string        // RPC credentials
 	CookieFile string        // Core's .cookie ("user:pass"); overrides User and Pass
 	Timeout    time.Duration // per request; 0 means 30s
-	InFlight   int           // requests FetchBlocks keeps in flight; 0 means 8
+	InFlight   int           // requests FetchBlocks keeps in flight; 0 means 8 (btcd serves 10 RPC clients at once by default)
 }
 
 // RPCClient talks JSON-RPC 1.0 over HTTP to a node. It is safe for
@@ -370,6 +370,8 @@ type fetched struct {
 // its own HTTP request (btcd closes the connection after every answer, so
 // this, not batching, is what hides the round trips on both nodes). It stops
 // at the first error, including one returned by fn, and returns it.
+// Blocks are looked up by height, so a reorg during the call can mix
+// branches: callers that care check each block's previous-block hash.
 func (c *RPCClient) FetchBlocks(ctx context.Context, from, to int64, fn func(height int64, raw []byte) error) error {
 	if from < 0 || to < from {
 		return fmt.Errorf("%w: block range %d..%d", ErrBadInput, from, to)

@@ -107,7 +107,7 @@ func Import(store kv.Store, net chain.Network, paths []string, now time.Time, lo
 			continue
 		}
 		seen[abs] = true
-		s := newSink(net, p, true)
+		s := newSink(net, p)
 		sha, format, err := readFile(p, s)
 		if err != nil {
 			return Stats{}, err
@@ -301,12 +301,8 @@ type sink struct {
 	nExamples map[string]int
 }
 
-func newSink(net chain.Network, name string, dedup bool) *sink {
-	s := &sink{net: net, name: name, nExamples: map[string]int{}}
-	if dedup {
-		s.seen = map[entry]struct{}{}
-	}
-	return s
+func newSink(net chain.Network, name string) *sink {
+	return &sink{net: net, name: name, seen: map[entry]struct{}{}, nExamples: map[string]int{}}
 }
 
 // errorf builds the one-line error for a malformed file: "labels: bad
@@ -369,13 +365,11 @@ func parseTxid(tx string) (string, error) {
 
 func (s *sink) add(line int, kind byte, subj string, rec record, shown string) {
 	e := entry{kind, subj, rec}
-	if s.seen != nil {
-		if _, dup := s.seen[e]; dup {
-			s.skip(reasonDuplicate, line, shown)
-			return
-		}
-		s.seen[e] = struct{}{}
+	if _, dup := s.seen[e]; dup {
+		s.skip(reasonDuplicate, line, shown)
+		return
 	}
+	s.seen[e] = struct{}{}
 	s.entries = append(s.entries, e)
 	s.stats.Applied++
 }

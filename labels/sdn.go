@@ -33,21 +33,21 @@ type sdnFeature struct {
 func parseSDN(s *sink, r io.Reader) error {
 	d := xml.NewDecoder(r)
 	var (
-		depth                            int
-		sawRoot                          bool
-		xbtID, ftID                      string
-		inFeatureType                    bool
-		date                             [3]int // year, month, day
-		dateField                        = -1
-		inDate                           bool
-		fixedRef, name                   string
-		inProfile, nameDone              bool
-		inIdentity, inAlias, inName      bool
-		inPart, inDetail, inFeature      bool
-		parts                            []string
-		features                         []sdnFeature
-		feat                             sdnFeature
-		text                             strings.Builder
+		depth                       int
+		sawRoot                     bool
+		xbtID, ftID                 string
+		inFeatureType               bool
+		date                        [3]int // year, month, day
+		dateField                   = -1
+		inDate                      bool
+		fixedRef, name              string
+		inProfile, nameDone         bool
+		inIdentity, inAlias, inName bool
+		inPart, inDetail, inFeature bool
+		parts                       []string
+		features                    []sdnFeature
+		feat                        sdnFeature
+		text                        strings.Builder
 	)
 	line := func() int { l, _ := d.InputPos(); return l }
 	attr := func(e xml.StartElement, n string) string {

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -235,7 +236,7 @@ func Remove(store kv.Store, source string) (int, error) {
 	defer b.Close()
 	n := 0
 	dropped := map[uint32]bool{}
-	for _, id := range slices.Sorted(mapKeys(files)) {
+	for _, id := range slices.Sorted(maps.Keys(files)) {
 		m := files[id]
 		if m.path != source && m.path != abs {
 			continue
@@ -283,14 +284,4 @@ func Remove(store kv.Store, source string) (int, error) {
 		return 0, err
 	}
 	return n, nil
-}
-
-func mapKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
-	return func(yield func(K) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }

@@ -5,7 +5,11 @@
 // Start launches btcd (v0.24.2, installed with scripts/install-test-deps.sh or
 // by Start itself with go install) listening on loopback only, with txindex
 // and addrindex, and stops it when the test ends. Blocks are mined with btcd's
-// `generate`, paying the wallet's mining address.
+// `generate`, paying the wallet's mining address. btcd deletes its regtest
+// database every time it starts, so Node.Restart keeps the chain by saving
+// the blocks in Stop and submitting them again; the mempool is lost (mine
+// before restarting, or the wallet will count on unconfirmed transactions
+// that are gone).
 //
 // # SegWit and Taproot on btcd regtest
 //

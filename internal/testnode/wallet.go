@@ -62,10 +62,20 @@ func Kinds() []Kind {
 	return ks
 }
 
-func (k Kind) String() string { return kindInfo[k].name }
+func (k Kind) String() string {
+	if k >= numKinds {
+		return fmt.Sprintf("kind(%d)", uint8(k))
+	}
+	return kindInfo[k].name
+}
 
 // ScriptType is how chain.Classify classifies scripts of this kind.
-func (k Kind) ScriptType() chain.ScriptType { return kindInfo[k].st }
+func (k Kind) ScriptType() chain.ScriptType {
+	if k >= numKinds {
+		return chain.ScriptNonStandard
+	}
+	return kindInfo[k].st
+}
 
 // Spendable reports whether outputs of this kind can be spent (all but
 // OP_RETURN).
@@ -466,6 +476,9 @@ func (w *Wallet) OutPoints(tx *wire.MsgTx) []wire.OutPoint {
 // Submit sends tx to the node (sendrawtransaction) and records it, so its
 // outputs can be spent before it is mined.
 func (w *Wallet) Submit(tx *wire.MsgTx) (chainhash.Hash, error) {
+	if w.client == nil {
+		return chainhash.Hash{}, errors.New("testnode: wallet has no RPC client")
+	}
 	var buf bytes.Buffer
 	if err := tx.Serialize(&buf); err != nil {
 		return chainhash.Hash{}, err
