@@ -224,22 +224,7 @@ func readFile(path string, s *sink) (sha [32]byte, format string, err error) {
 		return sha, "", s.errorf(0, "%v", err)
 	}
 	format = sniff(head)
-	switch format {
-	case "tagpack":
-		data, err := io.ReadAll(io.LimitReader(r, maxDocument+1))
-		if err != nil {
-			return sha, "", s.errorf(0, "%v", err)
-		}
-		if len(data) > maxDocument {
-			return sha, "", s.errorf(0, "TagPack larger than %d MiB", maxDocument>>20)
-		}
-		err = parseTagpack(s, data)
-	case "ofac-sdn":
-		err = parseSDN(s, r)
-	default:
-		err = parseCSV(s, r, filepath.Base(path))
-	}
-	if err != nil {
+	if err := parse(s, format, r, filepath.Base(path)); err != nil {
 		return sha, "", err
 	}
 	// Hash what the parser did not need to read.
@@ -248,6 +233,23 @@ func readFile(path string, s *sink) (sha [32]byte, format string, err error) {
 	}
 	copy(sha[:], h.Sum(nil))
 	return sha, format, nil
+}
+
+func parse(s *sink, format string, r io.Reader, name string) error {
+	switch format {
+	case "tagpack":
+		data, err := io.ReadAll(io.LimitReader(r, maxDocument+1))
+		if err != nil {
+			return s.errorf(0, "%v", err)
+		}
+		if len(data) > maxDocument {
+			return s.errorf(0, "TagPack larger than %d MiB", maxDocument>>20)
+		}
+		return parseTagpack(s, data)
+	case "ofac-sdn":
+		return parseSDN(s, r)
+	}
+	return parseCSV(s, r, name)
 }
 
 // sniff tells the format from the first bytes: XML starts with '<'; a
