@@ -48,7 +48,8 @@ func FuzzDecode(f *testing.F) {
 		if (d.Tx == nil) == (len(d.Blocks) == 0) {
 			t.Fatalf("want either blocks or a tx, got %d blocks, tx %v", len(d.Blocks), d.Tx != nil)
 		}
-		framed := len(data) >= 4 && bytes.Equal(data[:4], tMainnet.MagicBytes()[:])
+		magic := tMainnet.MagicBytes()
+		framed := len(data) >= 4 && bytes.Equal(data[:4], magic[:])
 		switch {
 		case d.Tx != nil:
 			if got := serialize(t, d.Tx); !bytes.Equal(got, data) {

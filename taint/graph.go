@@ -16,7 +16,7 @@ type Graph interface {
 	InputPrevOut(in uint64) uint64               // the output the input spends
 	OutValue(out uint64) int64
 	OutAddr(out uint64) uint32
-	OutType(out uint64) uint8    // a chain.ScriptType
+	OutType(out uint64) uint8     // a chain.ScriptType
 	OutSpender(out uint64) uint32 // NoTx when unspent
 	OutTx(out uint64) uint32      // the transaction that created the output
 	TxHeight(tx uint32) uint32

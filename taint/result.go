@@ -37,23 +37,23 @@ type SeedInfo struct {
 // Forward, MinedSat is 0; backward, UnspentSat and FeeSat are 0 and Arrived
 // are the sources the value came from.
 type Summary struct {
-	TracedSat     int64     `json:"traced_sat"`      // taint put in by the seeds
-	UnspentSat    int64     `json:"unspent_sat"`     // on unspent outputs
-	FeeSat        int64     `json:"fee_sat"`         // lost to fees (or, with FeesToCoinbase, to under-claiming coinbases)
-	Arrived       []Arrival `json:"arrived"`         // at attributed addresses, largest first
-	InCoinJoinSat int64     `json:"in_coinjoin_sat"` // that entered CoinJoins (informational, not a stop bucket)
-	DustSat       int64     `json:"dust_sat"`        // on outputs below MinSats
-	StoppedSat    int64     `json:"stopped_sat"`     // at max_hops, window, coinjoin or limit
-	MinedSat      int64     `json:"mined_sat"`       // backward: from coinbases
-	MaxHop        int       `json:"max_hop"`
-	TxsVisited    int       `json:"txs_visited"`
-	CoinJoins     int       `json:"coinjoins"` // CoinJoin transactions visited
-	Consolidations int      `json:"consolidations"`
-	FanOuts       int       `json:"fan_outs"`
-	PeelChains    []PeelChain `json:"peel_chains"`
-	FirstTime     int64     `json:"first_time"` // block times spanned by the seeds and visited transactions
-	LastTime      int64     `json:"last_time"`
-	Truncated     bool      `json:"truncated"` // MaxTxs reached
+	TracedSat      int64       `json:"traced_sat"`      // taint put in by the seeds
+	UnspentSat     int64       `json:"unspent_sat"`     // on unspent outputs
+	FeeSat         int64       `json:"fee_sat"`         // lost to fees (or, with FeesToCoinbase, to under-claiming coinbases)
+	Arrived        []Arrival   `json:"arrived"`         // at attributed addresses, largest first
+	InCoinJoinSat  int64       `json:"in_coinjoin_sat"` // that entered CoinJoins (informational, not a stop bucket)
+	DustSat        int64       `json:"dust_sat"`        // on outputs below MinSats
+	StoppedSat     int64       `json:"stopped_sat"`     // at max_hops, window, coinjoin or limit
+	MinedSat       int64       `json:"mined_sat"`       // backward: from coinbases
+	MaxHop         int         `json:"max_hop"`
+	TxsVisited     int         `json:"txs_visited"`
+	CoinJoins      int         `json:"coinjoins"` // CoinJoin transactions visited
+	Consolidations int         `json:"consolidations"`
+	FanOuts        int         `json:"fan_outs"`
+	PeelChains     []PeelChain `json:"peel_chains"`
+	FirstTime      int64       `json:"first_time"` // block times spanned by the seeds and visited transactions
+	LastTime       int64       `json:"last_time"`
+	Truncated      bool        `json:"truncated"` // MaxTxs reached
 }
 
 // Arrival is the taint that reached one entity.

@@ -1,0 +1,216 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/cointrail/cointrail/attrib"
+	"github.com/cointrail/cointrail/index"
+	"github.com/cointrail/cointrail/report"
+	"github.com/cointrail/cointrail/taint"
+)
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+// traceFlags are the flags of `trace` (and of the demo's traces).
+type traceFlags struct {
+	from                           stringList
+	model, direction, format, out  string
+	maxHops, maxTxs                int
+	minSats                        int64
+	fromHeight, toHeight           uint
+	fromTime, toTime               string
+	seedFromHeight, seedToHeight   uint
+	stopAtCoinJoin, feesToCoinbase bool
+	noStopAtService                bool
+}
+
+func (f *traceFlags) register(fs *flag.FlagSet) {
+	fs.Var(&f.from, "from", "seed: TXID:VOUT, TXID (all outputs) or ADDRESS, optionally @SATS; repeatable (seeds may also follow the flags)")
+	fs.StringVar(&f.model, "model", "haircut", "poison, haircut, fifo, lifo or tiho; several comma-separated run side by side")
+	fs.StringVar(&f.direction, "direction", "forward", "forward (where did it go) or backward (where did it come from)")
+	fs.StringVar(&f.format, "format", "text", "text, json, csv, graphml or html")
+	fs.StringVar(&f.out, "o", "", "write to this file instead of standard output")
+	fs.IntVar(&f.maxHops, "max-hops", 0, "stop this many transactions from a seed (0: no limit)")
+	fs.IntVar(&f.maxTxs, "max-txs", 1_000_000, "visit at most this many transactions; a larger trace fails with a limit error")
+	fs.Int64Var(&f.minSats, "min-sats", 1000, "dust threshold: outputs carrying less taint are not followed")
+	fs.UintVar(&f.fromHeight, "from-height", 0, "only follow into transactions at or above this height")
+	fs.UintVar(&f.toHeight, "to-height", 0, "only follow into transactions at or below this height (0: no limit)")
+	fs.StringVar(&f.fromTime, "from-time", "", "only follow into transactions at or after this time (RFC 3339 or unix seconds)")
+	fs.StringVar(&f.toTime, "to-time", "", "only follow into transactions at or before this time")
+	fs.UintVar(&f.seedFromHeight, "seed-from-height", 0, "address seeds: only outputs received at or above this height")
+	fs.UintVar(&f.seedToHeight, "seed-to-height", 0, "address seeds: only outputs received at or below this height")
+	fs.BoolVar(&f.stopAtCoinJoin, "stop-at-coinjoin", false, "stop at CoinJoins instead of passing through them (annotated either way)")
+	fs.BoolVar(&f.feesToCoinbase, "fees-to-coinbase", false, "follow tainted fees into the block's coinbase (subsidy clean) instead of reporting them lost")
+	fs.BoolVar(&f.noStopAtService, "no-stop-at-service", false, "go on through labelled services instead of stopping there")
+}
+
+func parseTime(s string) (int64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t.Unix(), nil
+	}
+	var u int64
+	if _, err := fmt.Sscan(s, &u); err == nil && fmt.Sprint(u) == s {
+		return u, nil
+	}
+	return 0, usagef("time %q: want RFC 3339 (2024-05-31T00:00:00Z) or unix seconds", s)
+}
+
+// params turns the flags into trace parameters and models.
+func (f *traceFlags) params() (taint.Params, []taint.Model, error) {
+	p := taint.DefaultParams()
+	models, err := taint.ParseModels(f.model)
+	if err != nil {
+		return p, nil, usagef("%v", err)
+	}
+	if p.Direction, err = taint.ParseDirection(f.direction); err != nil {
+		return p, nil, usagef("%v", err)
+	}
+	p.MaxHops, p.MaxTxs, p.MinSats = f.maxHops, f.maxTxs, f.minSats
+	p.FromHeight, p.ToHeight = uint32(f.fromHeight), uint32(f.toHeight)
+	if p.FromTime, err = parseTime(f.fromTime); err != nil {
+		return p, nil, err
+	}
+	if p.ToTime, err = parseTime(f.toTime); err != nil {
+		return p, nil, err
+	}
+	p.StopAtCoinJoin, p.FeesToCoinbase, p.StopAtService = f.stopAtCoinJoin, f.feesToCoinbase, !f.noStopAtService
+	p.Model = models[0]
+	return p, models, nil
+}
+
+// runTrace resolves seeds and runs the trace for every model.
+func runTrace(ctx context.Context, env *Env, ix *index.Index, f *traceFlags, seedArgs []string) ([]*taint.Result, error) {
+	p, models, err := f.params()
+	if err != nil {
+		return nil, err
+	}
+	if len(seedArgs) == 0 {
+		return nil, usagef("give at least one seed with --from (TXID:VOUT, TXID or ADDRESS)")
+	}
+	var seeds []taint.Seed
+	w := index.SeedWindow{FromHeight: uint32(f.seedFromHeight), ToHeight: uint32(f.seedToHeight)}
+	for _, s := range seedArgs {
+		outs, err := ix.ResolveSeed(s, w)
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range outs {
+			seeds = append(seeds, taint.Seed{Out: o.Out, Amount: o.Amount})
+		}
+	}
+	attr, err := attrib.Build(ix, nil)
+	if err != nil {
+		return nil, err
+	}
+	if isTerminal(env.Stderr) {
+		var last time.Time
+		p.Progress = func(n int) {
+			if time.Since(last) > 200*time.Millisecond {
+				fmt.Fprintf(env.Stderr, "\rtracing: %d transactions visited", n)
+				last = time.Now()
+			}
+		}
+		defer fmt.Fprint(env.Stderr, "\r\033[K")
+	}
+	return taint.TraceModels(ctx, index.Graph{Index: ix}, attr, seeds, p, models, env.Log)
+}
+
+// writeResults renders results in format.
+func writeResults(w io.Writer, rs []*taint.Result, format string, opt report.HTMLOptions) error {
+	switch format {
+	case "text":
+		return report.Text(w, rs)
+	case "json":
+		if len(rs) == 1 {
+			b, err := rs[0].JSON()
+			if err != nil {
+				return err
+			}
+			_, err = w.Write(append(b, '\n'))
+			return err
+		}
+		// Several models: a JSON array of the canonical results.
+		var buf bytes.Buffer
+		buf.WriteByte('[')
+		for i, r := range rs {
+			b, err := r.JSON()
+			if err != nil {
+				return err
+			}
+			if i > 0 {
+				buf.WriteByte(',')
+			}
+			buf.Write(b)
+		}
+		buf.WriteString("]\n")
+		_, err := w.Write(buf.Bytes())
+		return err
+	case "csv":
+		return report.CSV(w, rs)
+	case "graphml":
+		return report.GraphML(w, rs)
+	case "html":
+		return report.HTML(w, rs, opt)
+	}
+	return usagef("unknown --format %q (want text, json, csv, graphml or html)", format)
+}
+
+// writeOut writes via fn to path (atomically) or to stdout when path is "".
+func writeOut(env *Env, path string, fn func(io.Writer) error) error {
+	if path == "" {
+		return fn(env.Stdout)
+	}
+	var buf bytes.Buffer
+	if err := fn(&buf); err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, buf.Bytes(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+func init() {
+	f := &traceFlags{}
+	register(&command{
+		name:    "trace",
+		summary: "follow funds forward or backward under taint models (poison, haircut, fifo, lifo, tiho)",
+		usage:   "[--from] SEED...",
+		flags:   f.register,
+		run: func(ctx context.Context, env *Env, g *globals, fs *flag.FlagSet, args []string) error {
+			if g.json {
+				f.format = "json"
+			}
+			if _, _, err := f.params(); err != nil {
+				return err
+			}
+			ix, err := g.open(env)
+			if err != nil {
+				return err
+			}
+			defer ix.Close()
+			rs, err := runTrace(ctx, env, ix, f, append(append([]string(nil), f.from...), args...))
+			if err != nil {
+				return err
+			}
+			return writeOut(env, f.out, func(w io.Writer) error {
+				return writeResults(w, rs, f.format, report.HTMLOptions{Title: "cointrail trace " + strings.Join(f.from, " ")})
+			})
+		},
+	})
+}
