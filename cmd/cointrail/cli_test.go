@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -111,4 +112,43 @@ func TestTraceDeterministic(t *testing.T) {
 	if r.TipHeight != 4312 || r.Model != "fifo" || s.TracedSat != 40_00000000 || s.UnspentSat+s.FeeSat+s.StoppedSat+s.DustSat != s.TracedSat || len(r.Outputs) == 0 {
 		t.Fatalf("trace result %+v", r)
 	}
+}
+
+// TestCorruptBlockKeepsGoodPrefix: a block that does not decode stops
+// ingest with an error naming its file and offset; every block before it is
+// indexed and verifies, and the bad block is not.
+func TestCorruptBlockKeepsGoodPrefix(t *testing.T) {
+	raw, err := os.ReadFile(sharedData(t, "btc", "mainnet", "blk00000-heights-0-4312.dat"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Find the frame of the 2001st block (height 2000: the file is in height order).
+	off := 0
+	for i := 0; i < 2000; i++ {
+		off += 8 + int(uint32(raw[off+4])|uint32(raw[off+5])<<8|uint32(raw[off+6])<<16|uint32(raw[off+7])<<24)
+	}
+	bad := append([]byte(nil), raw...)
+	copy(bad[off+8+80:], []byte{0xfd, 0xff, 0xff}) // 65,535 transactions that are not there
+	dir := filepath.Join(t.TempDir(), "blocks")
+	os.MkdirAll(dir, 0o755)
+	if err := os.WriteFile(filepath.Join(dir, "blk00000.dat"), bad, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	data := t.TempDir()
+	_, stderr, err := run(t, nil, "ingest", "--data", data, "--blocks", dir)
+	if err == nil {
+		t.Fatal("ingest of a corrupt block succeeded")
+	}
+	want := "blk00000.dat:" + strconv.Itoa(off)
+	if !strings.Contains(stderr, "cointrail ingest: index: corrupt data: block at "+want) {
+		t.Fatalf("error does not name %s: %s", want, stderr)
+	}
+	var st struct {
+		TipHeight int64 `json:"tip_height"`
+	}
+	json.Unmarshal([]byte(mustRun(t, "status", "--data", data, "--json")), &st)
+	if st.TipHeight != 1999 {
+		t.Fatalf("tip after the corrupt block: %d, want 1999", st.TipHeight)
+	}
+	mustRun(t, "index", "verify", "--data", data)
 }
