@@ -19,7 +19,7 @@ func CSV(w io.Writer, rs []*taint.Result) error {
 	}
 	for _, r := range rs {
 		for _, o := range r.Outputs {
-			if err := cw.Write([]string{r.Model.String(), o.TxID, strconv.FormatUint(uint64(o.Vout), 10), o.Address,
+			if err := cw.Write([]string{r.Model.String(), o.TxID.String(), strconv.FormatUint(uint64(o.Vout), 10), o.Address,
 				strconv.FormatInt(o.ValueSat, 10), strconv.FormatInt(o.TaintSat, 10), strconv.Itoa(o.Hops),
 				strconv.FormatBool(o.Spent), o.Stop.String(), o.Label, o.Category, strconv.FormatUint(uint64(o.Height), 10)}); err != nil {
 				return err

@@ -88,9 +88,10 @@ func buildFlow(r *taint.Result, maxTx int) *flow {
 	txTaint := map[string]int64{}
 	txHop := map[string]int{}
 	for _, o := range r.Outputs {
-		txTaint[o.TxID] += o.TaintSat
-		if h, ok := txHop[o.TxID]; !ok || o.Hops < h {
-			txHop[o.TxID] = o.Hops
+		id := o.TxID.String()
+		txTaint[id] += o.TaintSat
+		if h, ok := txHop[id]; !ok || o.Hops < h {
+			txHop[id] = o.Hops
 		}
 	}
 	keep := map[string]bool{}
@@ -140,9 +141,9 @@ func buildFlow(r *taint.Result, maxTx int) *flow {
 		if e.Fee {
 			continue
 		}
-		from := txNode(e.FromTx)
-		if _, ok := txTaint[e.ToTx]; ok {
-			to := txNode(e.ToTx)
+		from := txNode(e.FromTx.String())
+		if _, ok := txTaint[e.ToTx.String()]; ok {
+			to := txNode(e.ToTx.String())
 			addEdge(from.id, to.id, e.Sat)
 		}
 	}
@@ -165,7 +166,7 @@ func buildFlow(r *taint.Result, maxTx int) *flow {
 		t := node(tid, kind)
 		t.label, t.category = label, cat
 		t.taint += o.TaintSat
-		from := txNode(o.TxID)
+		from := txNode(o.TxID.String())
 		addEdge(from.id, t.id, o.TaintSat)
 	}
 	for _, n := range g.nodes {

@@ -109,7 +109,7 @@ func Text(w io.Writer, rs []*taint.Result) error {
 		fmt.Fprintf(w, "\npeel chains (%s): ", r0.Model)
 		var parts []string
 		for _, p := range r0.Summary.PeelChains {
-			parts = append(parts, fmt.Sprintf("%d txs peeling %s BTC from %s", p.Length, BTC(p.PeeledSat), p.FirstTxID[:16]))
+			parts = append(parts, fmt.Sprintf("%d txs peeling %s BTC from %s", p.Length, BTC(p.PeeledSat), p.FirstTxID.String()[:16]))
 		}
 		fmt.Fprintln(w, strings.Join(parts, "; "))
 	}
