@@ -13,7 +13,7 @@ import (
 // parameters give byte-identical JSON.
 type Result struct {
 	TipHeight uint32          `json:"tip_height"`
-	TipHash   string          `json:"tip_hash"`
+	TipHash   Hash            `json:"tip_hash"`
 	Model     Model           `json:"model"`
 	Params    Params          `json:"params"`
 	Seeds     []SeedInfo      `json:"seeds"`
@@ -25,7 +25,7 @@ type Result struct {
 // SeedInfo is a seed as traced.
 type SeedInfo struct {
 	Out       uint64 `json:"-"`
-	TxID      string `json:"txid"`
+	TxID      Hash   `json:"txid"`
 	Vout      uint32 `json:"vout"`
 	AmountSat int64  `json:"amount_sat"`
 }
@@ -67,16 +67,16 @@ type Arrival struct {
 // PeelChain is a run of consecutive 1-in 2-out transactions on the trace
 // where the larger output of each is the input of the next.
 type PeelChain struct {
-	FirstTxID string `json:"first_txid"`
-	LastTxID  string `json:"last_txid"`
-	Length    int    `json:"length"`     // transactions
-	PeeledSat int64  `json:"peeled_sat"` // value of the smaller outputs
+	FirstTxID Hash  `json:"first_txid"`
+	LastTxID  Hash  `json:"last_txid"`
+	Length    int   `json:"length"`     // transactions
+	PeeledSat int64 `json:"peeled_sat"` // value of the smaller outputs
 }
 
 // TaintedOutput is an output that carried taint.
 type TaintedOutput struct {
 	Out      uint64 `json:"-"`
-	TxID     string `json:"txid"`
+	TxID     Hash   `json:"txid"`
 	Vout     uint32 `json:"vout"`
 	Address  string `json:"address"`
 	ValueSat int64  `json:"value_sat"`
@@ -93,8 +93,8 @@ type TaintedOutput struct {
 // Edge is taint moving from output Vout of FromTx into ToTx; Fee edges carry
 // a fee into the block's coinbase (FeesToCoinbase) and have Vout 0.
 type Edge struct {
-	FromTx string `json:"from_txid"`
-	ToTx   string `json:"to_txid"`
+	FromTx Hash   `json:"from_txid"`
+	ToTx   Hash   `json:"to_txid"`
 	Vout   uint32 `json:"vout"`
 	Sat    int64  `json:"sat"`
 	Fee    bool   `json:"fee,omitempty"`
@@ -143,10 +143,20 @@ func VerifyJSON(b []byte) error {
 	return nil
 }
 
-// txidString is the display form of a txid: bytes reversed, hex.
-func txidString(h [32]byte) string {
+// Hash is a transaction or block hash in display byte order (the reverse of
+// Graph.TxHash's internal order), as block explorers and Bitcoin Core show
+// it. It is kept binary in a Result and becomes hex only when encoded.
+type Hash [32]byte
+
+// displayHash turns an internal-order hash into a Hash.
+func displayHash(h [32]byte) Hash {
 	for i, j := 0, len(h)-1; i < j; i, j = i+1, j-1 {
 		h[i], h[j] = h[j], h[i]
 	}
-	return hex.EncodeToString(h[:])
+	return Hash(h)
 }
+
+func (h Hash) String() string { return hex.EncodeToString(h[:]) }
+
+// MarshalText makes a Hash a hex JSON string.
+func (h Hash) MarshalText() ([]byte, error) { return hex.AppendEncode(nil, h[:]), nil }

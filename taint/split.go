@@ -179,11 +179,20 @@ func (s *splitter) reset(n int) {
 func (s *splitter) forward(m Model, ins []Flow, outs []int64) ([]Flow, error) {
 	var v, t, o int64
 	for _, in := range ins {
+		if in.Value < 0 || in.Taint < 0 || in.Taint > in.Value {
+			return nil, fmt.Errorf("%w: input value %d taint %d", ErrCorrupt, in.Value, in.Taint)
+		}
 		v += in.Value
 		t += in.Taint
 	}
 	for _, x := range outs {
+		if x < 0 {
+			return nil, fmt.Errorf("%w: output value %d", ErrCorrupt, x)
+		}
 		o += x
+	}
+	if v > MaxSat {
+		return nil, fmt.Errorf("%w: inputs sum to %d sat, more than exist", ErrCorrupt, v)
 	}
 	fee := v - o
 	if fee < 0 {
@@ -229,11 +238,20 @@ func (s *splitter) forward(m Model, ins []Flow, outs []int64) ([]Flow, error) {
 func (s *splitter) backward(m Model, ins []int64, outs []Flow) ([]Flow, error) {
 	var v, t, o int64
 	for _, x := range ins {
+		if x < 0 {
+			return nil, fmt.Errorf("%w: input value %d", ErrCorrupt, x)
+		}
 		v += x
 	}
 	for _, f := range outs {
+		if f.Value < 0 || f.Taint < 0 || f.Taint > f.Value {
+			return nil, fmt.Errorf("%w: output value %d taint %d", ErrCorrupt, f.Value, f.Taint)
+		}
 		o += f.Value
 		t += f.Taint
+	}
+	if v > MaxSat {
+		return nil, fmt.Errorf("%w: inputs sum to %d sat, more than exist", ErrCorrupt, v)
 	}
 	if o > v {
 		return nil, fmt.Errorf("%w: outputs (%d sat) exceed inputs (%d sat)", ErrCorrupt, o, v)

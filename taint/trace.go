@@ -34,7 +34,7 @@ func Trace(ctx context.Context, g Graph, attr Attribution, seeds []Seed, p Param
 		log = slog.New(slog.DiscardHandler)
 	}
 	t := &tracer{g: g, attr: attr, p: p, byOut: map[uint64]int32{}, cbPend: map[uint32]*cbPending{},
-		txids: map[uint32]string{}, firstTime: math.MaxInt64, lastTime: math.MinInt64, lastH: NoTx}
+		firstTime: math.MaxInt64, lastTime: math.MinInt64, lastH: math.MaxUint32}
 	seedInfo, err := t.seed(seeds)
 	if err != nil {
 		return nil, err
@@ -61,6 +61,9 @@ func TraceModels(ctx context.Context, g Graph, attr Attribution, seeds []Seed, p
 		return nil, fmt.Errorf("%w: no model given (valid: %s)", ErrBadParams, validModels)
 	}
 	for i, m := range models {
+		if !m.Valid() {
+			return nil, fmt.Errorf("%w: unknown model %s (valid: %s)", ErrBadParams, m, validModels)
+		}
 		if slices.Contains(models[:i], m) {
 			return nil, fmt.Errorf("%w: model %s given twice", ErrBadParams, m)
 		}
@@ -137,7 +140,6 @@ type tracer struct {
 	cbPend map[uint32]*cbPending
 	peels  []peel
 	edges  []edge
-	txids  map[uint32]string
 
 	popped  bool
 	last    uint64
@@ -150,14 +152,7 @@ type tracer struct {
 	lastHTime                             int64
 }
 
-func (t *tracer) txid(tx uint32) string {
-	if s, ok := t.txids[tx]; ok {
-		return s
-	}
-	s := txidString(t.g.TxHash(tx))
-	t.txids[tx] = s
-	return s
-}
+func (t *tracer) txid(tx uint32) Hash { return displayHash(t.g.TxHash(tx)) }
 
 func (t *tracer) outpoint(out uint64) string {
 	tx := t.g.OutTx(out)
@@ -682,7 +677,7 @@ func (t *tracer) visitBackward(tx uint32) error {
 func (t *tracer) result(seeds []SeedInfo, truncated bool) *Result {
 	g := t.g
 	tipH, tipHash := g.Tip()
-	r := &Result{TipHeight: tipH, TipHash: txidString(tipHash), Model: t.p.Model, Params: t.p, Seeds: seeds,
+	r := &Result{TipHeight: tipH, TipHash: displayHash(tipHash), Model: t.p.Model, Params: t.p, Seeds: seeds,
 		Outputs: make([]TaintedOutput, 0, len(t.recs)), Edges: make([]Edge, 0, len(t.edges))}
 	r.Params.Progress = nil
 	s := &r.Summary
@@ -693,14 +688,13 @@ func (t *tracer) result(seeds []SeedInfo, truncated bool) *Result {
 		s.FirstTime, s.LastTime = t.firstTime, t.lastTime
 	}
 
-	order := make([]int32, len(t.recs))
-	for i := range order {
-		order[i] = int32(i)
-	}
-	slices.SortFunc(order, func(a, b int32) int { return cmp.Compare(t.recs[a].out, t.recs[b].out) })
+	// Records are created in visiting order, which is nearly output order
+	// (forward increasing, backward decreasing); the sort is close to linear.
+	// byOut is stale from here on.
+	slices.SortFunc(t.recs, func(a, b rec) int { return cmp.Compare(a.out, b.out) })
 	type key struct{ label, category string }
 	arrived := map[key]*Arrival{}
-	for _, i := range order {
+	for i := range t.recs {
 		rc := &t.recs[i]
 		o := TaintedOutput{Out: rc.out, TxID: t.txid(rc.tx), Vout: rc.vout, Address: g.AddrString(rc.addr),
 			ValueSat: rc.value, TaintSat: rc.taint, Hops: int(rc.hops), Spent: rc.spender != NoTx, Stop: rc.stop,
@@ -772,35 +766,38 @@ func (t *tracer) peelChains() []PeelChain {
 	if len(t.peels) == 0 {
 		return chains
 	}
-	slices.SortFunc(t.peels, func(a, b peel) int { return cmp.Compare(a.tx, b.tx) })
-	byLarger := make(map[uint64]int, len(t.peels))
-	for i, p := range t.peels {
-		byLarger[p.larger] = i
+	ps := t.peels
+	slices.SortFunc(ps, func(a, b peel) int { return cmp.Compare(a.tx, b.tx) })
+	// The step before p, if any, is the visited peel step that created p's
+	// input as its larger output.
+	prev := func(p peel) (int, bool) {
+		i, ok := slices.BinarySearchFunc(ps, t.g.OutTx(p.in), func(q peel, tx uint32) int { return cmp.Compare(q.tx, tx) })
+		return i, ok && ps[i].larger == p.in
 	}
-	next := make([]int, len(t.peels))
-	hasPrev := make([]bool, len(t.peels))
+	next := make([]int32, len(ps))
+	hasPrev := make([]bool, len(ps))
 	for i := range next {
 		next[i] = -1
 	}
-	for i, p := range t.peels {
-		if j, ok := byLarger[p.in]; ok {
-			next[j] = i
+	for i, p := range ps {
+		if j, ok := prev(p); ok {
+			next[j] = int32(i)
 			hasPrev[i] = true
 		}
 	}
-	for i, p := range t.peels {
+	for i, p := range ps {
 		if hasPrev[i] {
 			continue
 		}
-		c := PeelChain{FirstTxID: t.txid(p.tx)}
+		var c PeelChain
 		last := i
-		for j := i; j >= 0; j = next[j] {
+		for j := int32(i); j >= 0; j = next[j] {
 			c.Length++
-			c.PeeledSat += t.peels[j].smaller
-			last = j
+			c.PeeledSat += ps[j].smaller
+			last = int(j)
 		}
 		if c.Length >= MinPeelChain {
-			c.LastTxID = t.txid(t.peels[last].tx)
+			c.FirstTxID, c.LastTxID = t.txid(p.tx), t.txid(ps[last].tx)
 			chains = append(chains, c)
 		}
 	}
