@@ -136,7 +136,7 @@ func Import(store kv.Store, net chain.Network, paths []string, now time.Time, lo
 		case !errors.Is(err, kv.ErrNotFound):
 			return Stats{}, err
 		}
-		if next == math.MaxUint32 || len(f.sink.entries) >= math.MaxUint32 {
+		if next == math.MaxUint32 || uint64(len(f.sink.entries)) >= math.MaxUint32 {
 			return Stats{}, fmt.Errorf("%w: %s: too many labels or files", ErrBadInput, f.sink.name)
 		}
 		id := next
@@ -153,14 +153,16 @@ func Import(store kv.Store, net chain.Network, paths []string, now time.Time, lo
 		fs.Path, fs.SHA256, fs.Format = f.abs, hex.EncodeToString(f.sha[:]), f.format
 		st.Files = append(st.Files, *fs)
 		st.Counts.add(fs.Counts)
-		log.Info("labels read", "file", f.abs, "format", f.format, "applied", fs.Applied,
-			"skipped_other_currency", fs.SkippedOtherCurrency, "skipped_other_network", fs.SkippedOtherNetwork,
-			"skipped_bad_address", fs.SkippedBadAddress, "skipped_duplicate", fs.SkippedDuplicate, "replaced", fs.Replaced)
 	}
 	b.Set(key(kNextFile), u32(next))
 	b.Set(key(kVersion), []byte{schemaVersion})
 	if err := b.Commit(true); err != nil {
 		return Stats{}, err
+	}
+	for _, fs := range st.Files {
+		log.Info("labels imported", "file", fs.Path, "format", fs.Format, "network", net.Name, "applied", fs.Applied,
+			"skipped_other_currency", fs.SkippedOtherCurrency, "skipped_other_network", fs.SkippedOtherNetwork,
+			"skipped_bad_address", fs.SkippedBadAddress, "skipped_duplicate", fs.SkippedDuplicate, "replaced", fs.Replaced)
 	}
 	return st, nil
 }
@@ -221,14 +223,19 @@ func readFile(path string, s *sink) (sha [32]byte, format string, err error) {
 		// bzip2 costs about as much as the XML parse.
 		pr, pw := io.Pipe()
 		done := make(chan struct{})
+		var bzErr error
 		go func() {
 			defer close(done)
-			_, err := io.CopyBuffer(pw, bzip2.NewReader(raw), make([]byte, 256<<10))
-			pw.CloseWithError(err)
+			_, bzErr = io.CopyBuffer(pw, bzip2.NewReader(raw), make([]byte, 256<<10))
+			pw.CloseWithError(bzErr)
 		}()
 		format, err = sniffAndParse(s, bufio.NewReaderSize(pr, 64<<10), filepath.Base(path))
 		pr.Close() // ends the goroutine if the parser stopped early
 		<-done
+		if bzErr != nil && !errors.Is(bzErr, io.ErrClosedPipe) {
+			// The parser saw the stream end early; say why.
+			return sha, "", s.errorf(0, "bzip2: %v", bzErr)
+		}
 	} else {
 		format, err = sniffAndParse(s, r, filepath.Base(path))
 	}

@@ -115,6 +115,9 @@ func resolve(n *yaml.Node) *yaml.Node {
 }
 
 // yamlError turns the parser's "yaml: line N: msg" into "file:N: msg".
+// yaml.v3 (v3.0.1, frozen) prints scanner errors with 1-based lines but
+// parser errors — all of them "did not find expected …" — with 0-based ones,
+// omitting line 0; this corrects them.
 func yamlError(s *sink, err error) error {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	var line int
@@ -124,6 +127,9 @@ func yamlError(s *sink, err error) error {
 				line, msg = n, after
 			}
 		}
+	}
+	if strings.HasPrefix(msg, "did not find expected") {
+		line++
 	}
 	return s.errorf(line, "%s", strings.ReplaceAll(msg, "\n", " "))
 }

@@ -226,11 +226,11 @@ tags:
 			{21, reasonDuplicate, a1},
 		},
 	}, {
-		name: "regtest tags apply on regtest only",
-		net:  "regtest",
-		yaml: header + "tags:\n- address: " + a3reg + "\n  network: regtest\n- address: " + a3 + "\n",
-		want: []lite{{Address: a3reg, Label: "Header label", Source: "https://example.org/h", Confidence: "unknown", Level: 5}},
-		counts: Counts{Applied: 1, SkippedOtherNetwork: 1},
+		name:     "regtest tags apply on regtest only",
+		net:      "regtest",
+		yaml:     header + "tags:\n- address: " + a3reg + "\n  network: regtest\n- address: " + a3 + "\n",
+		want:     []lite{{Address: a3reg, Label: "Header label", Source: "https://example.org/h", Confidence: "unknown", Level: 5}},
+		counts:   Counts{Applied: 1, SkippedOtherNetwork: 1},
 		examples: []Skip{{9, reasonNetwork, "network none (mainnet): " + a3}},
 	}, {
 		name:     "regtest tags on mainnet",
@@ -281,8 +281,11 @@ func TestTagpackErrors(t *testing.T) {
 		{"tag not a mapping", head + "label: l\ntags:\n- " + a + "\n", "7: tag is not a mapping"},
 		{"no tags", head + "label: l\n", "1: TagPack has no tags list"},
 		{"not a mapping", "---\n- a\n", "2: TagPack is not a mapping of header fields and tags"},
-		{"syntax", head + "label: l\ntags:\n- address: " + a + "\n  label: [x\n", "9: did not find expected ',' or ']'"},
-		{"tab indent", head + "label: l\ntags:\n- address: x\n\tlabel: y\n", "8: found character that cannot start any token"},
+		{"syntax", head + "label: l\ntags:\n- address: " + a + "\n  label: [x\n", "8: did not find expected ',' or ']'"},
+		{"dedent", head + "label: l\ntags:\n- address: " + a + "\n  label: x\n currency: BTC\n", "9: did not find expected key"},
+		{"first line", "title: [x\n", "2: did not find expected ',' or ']'"},
+		{"tab indent", head + "label: l\ntags:\n- address: x\n\tlabel: y\n", "7: found a tab character that violates indentation"},
+		{"bad token", head + "label: @l\ntags: []\n", "5: found character that cannot start any token"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
