@@ -92,27 +92,33 @@ func (f *traceFlags) params() (taint.Params, []taint.Model, error) {
 	return p, models, nil
 }
 
-// runTrace resolves seeds and runs the trace for every model.
-func runTrace(ctx context.Context, env *Env, ix *index.Index, f *traceFlags, seedArgs []string) ([]*taint.Result, error) {
-	p, models, err := f.params()
-	if err != nil {
-		return nil, err
-	}
+// traceSetup resolves the seeds and loads the attribution a trace stops at.
+func traceSetup(ix *index.Index, f *traceFlags, seedArgs []string) ([]taint.Seed, *attrib.Map, error) {
 	if len(seedArgs) == 0 {
-		return nil, usagef("give at least one seed with --from (TXID:VOUT, TXID or ADDRESS)")
+		return nil, nil, usagef("give at least one seed with --from (TXID:VOUT, TXID or ADDRESS)")
 	}
 	var seeds []taint.Seed
 	w := index.SeedWindow{FromHeight: uint32(f.seedFromHeight), ToHeight: uint32(f.seedToHeight)}
 	for _, s := range seedArgs {
 		outs, err := ix.ResolveSeed(s, w)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for _, o := range outs {
 			seeds = append(seeds, taint.Seed{Out: o.Out, Amount: o.Amount})
 		}
 	}
 	attr, err := attrib.Build(ix, nil)
+	return seeds, attr, err
+}
+
+// runTrace resolves seeds and runs the trace for every model.
+func runTrace(ctx context.Context, env *Env, ix *index.Index, f *traceFlags, seedArgs []string) ([]*taint.Result, error) {
+	p, models, err := f.params()
+	if err != nil {
+		return nil, err
+	}
+	seeds, attr, err := traceSetup(ix, f, seedArgs)
 	if err != nil {
 		return nil, err
 	}
