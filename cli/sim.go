@@ -1,0 +1,105 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/cointrail/cointrail/chain"
+	"github.com/cointrail/cointrail/sim"
+	"github.com/schollz/progressbar/v3"
+)
+
+// simProgress renders generation progress like ingest progress.
+func simProgress(env *Env, what string) func(done, total int) {
+	if isTerminal(env.Stderr) {
+		var bar *progressbar.ProgressBar
+		return func(done, total int) {
+			if bar == nil {
+				bar = progressbar.NewOptions(total, progressbar.OptionSetWriter(env.Stderr), progressbar.OptionSetDescription(what),
+					progressbar.OptionShowCount(), progressbar.OptionSetWidth(30), progressbar.OptionThrottle(200*time.Millisecond),
+					progressbar.OptionClearOnFinish(), progressbar.OptionSetPredictTime(true))
+			}
+			_ = bar.Set(done)
+			if done >= total {
+				_ = bar.Finish()
+			}
+		}
+	}
+	var last time.Time
+	return func(done, total int) {
+		if done < total && time.Since(last) < 5*time.Second {
+			return
+		}
+		last = time.Now()
+		env.Log.Info(what, "done", done, "total", total)
+	}
+}
+
+func init() {
+	var cfg sim.Config
+	var seed uint64
+	var out string
+	var rpc rpcFlags
+	register(&command{
+		name:    "sim",
+		summary: "generate a valid regtest chain: background traffic and optionally a heist scenario with its ground truth",
+		usage:   "(--out DIR | --rpc URL)",
+		flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&cfg.Scenario, "scenario", "", "heist scenario: "+strings.Join(sim.Scenarios(), ", ")+" (empty: background traffic only)")
+			fs.Uint64Var(&seed, "seed", 1, "everything is derived from the seed")
+			fs.IntVar(&cfg.Txs, "txs", 0, "background transactions (0: the scenario's default)")
+			fs.BoolVar(&cfg.Fast, "fast", false, "skip real signatures (dummy ones of the right size): structurally valid chains for benchmarks only")
+			fs.BoolVar(&cfg.XOR, "xor", false, "obfuscate the blk files with a blocks/xor.dat key (Bitcoin Core ≥ 28)")
+			fs.IntVar(&cfg.Stale, "stale", 0, "add this many stale side blocks (a losing fork)")
+			fs.StringVar(&out, "out", "", "write DIR/blocks/, DIR/labels.yaml and DIR/truth.json")
+			rpc.register(fs)
+		},
+		run: func(ctx context.Context, env *Env, g *globals, fs *flag.FlagSet, args []string) error {
+			if err := wantArgs(args, 0, "no arguments"); err != nil {
+				return err
+			}
+			if (out == "") == (rpc.url == "") {
+				return usagef("give exactly one of --out DIR or --rpc URL")
+			}
+			cfg.Seed = seed
+			cfg.Progress = simProgress(env, "generate")
+			start := time.Now()
+			var res *sim.Result
+			var err error
+			if out != "" {
+				res, err = sim.WriteDir(ctx, cfg, out, env.Log)
+			} else {
+				c, cerr := rpc.client(env)
+				if cerr != nil {
+					return cerr
+				}
+				if n, nerr := c.Network(ctx); nerr != nil {
+					return nerr
+				} else if n != "regtest" {
+					return fmt.Errorf("%w: node %s is on %s; the simulator only submits to regtest", chain.ErrWrongNetwork, c.Endpoint(), n)
+				}
+				res, err = sim.Submit(ctx, cfg, c, env.Log)
+			}
+			if err != nil {
+				return err
+			}
+			el := time.Since(start)
+			if g.json {
+				return printJSON(env.Stdout, map[string]any{"blocks": res.Blocks, "txs": res.Txs, "tip_hash": res.TipHash.String(),
+					"seconds": el.Seconds(), "tx_per_s": float64(res.Txs) / el.Seconds()})
+			}
+			fmt.Fprintf(env.Stdout, "generated %d blocks, %d transactions in %s (%.0f tx/s); tip %s\n", res.Blocks, res.Txs, el.Round(time.Millisecond), float64(res.Txs)/el.Seconds(), res.TipHash)
+			if out != "" {
+				fmt.Fprintf(env.Stdout, "blocks in %s/blocks", out)
+				if cfg.Scenario != "" {
+					fmt.Fprintf(env.Stdout, ", labels in %s/labels.yaml, ground truth in %s/truth.json", out, out)
+				}
+				fmt.Fprintf(env.Stdout, "\nnext: cointrail ingest --network regtest --blocks %s/blocks\n", out)
+			}
+			return nil
+		},
+	})
+}
