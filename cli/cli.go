@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"syscall"
@@ -31,6 +32,7 @@ type globals struct {
 	network string
 	json    bool
 	verbose bool
+	cpuprof string
 }
 
 type command struct {
@@ -96,6 +98,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&g.network, "network", defNet, "mainnet, testnet, signet or regtest (env COINTRAIL_NETWORK)")
 	fs.BoolVar(&g.json, "json", false, "print JSON")
 	fs.BoolVar(&g.verbose, "v", false, "verbose logs")
+	fs.StringVar(&g.cpuprof, "cpuprofile", "", "write a CPU profile to this file")
 	if cmd.flags != nil {
 		cmd.flags(fs)
 	}
@@ -114,6 +117,15 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		level = slog.LevelDebug
 	}
 	env.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if g.cpuprof != "" {
+		f, err := os.Create(g.cpuprof)
+		if err != nil {
+			fmt.Fprintf(stderr, "cointrail: %v\n", err)
+			return 2
+		}
+		pprof.StartCPUProfile(f)
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
 	if err := cmd.run(ctx, env, g, fs, fs.Args()); err != nil {
 		fmt.Fprintf(stderr, "cointrail %s: %s\n", cmd.name, oneLine(err))
 		var ue usageError

@@ -37,7 +37,7 @@ func init() {
 			fs.StringVar(&blocks, "blocks", "", "Bitcoin Core blocks/ directory (blk*.dat, xor.dat)")
 			rpc.register(fs)
 			fs.IntVar(&stopAfter, "stop-after", 0, "stop after this many blocks (0: all)")
-			fs.IntVar(&batchKB, "batch-kb", 0, "raw block KiB per commit during bulk ingest (default 32768)")
+			fs.IntVar(&batchKB, "batch-kb", 0, "raw block KiB per commit during bulk ingest (default 4096)")
 		},
 		run: func(ctx context.Context, env *Env, g *globals, fs *flag.FlagSet, args []string) error {
 			if err := wantArgs(args, 0, "no arguments"); err != nil {

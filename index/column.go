@@ -72,9 +72,10 @@ func (c *column) mapSize(size int64) error {
 	return nil
 }
 
-// reserve makes room for k more records beyond the logical length.
-func (c *column) reserve(k int) error {
-	need := (int64(c.n) + int64(k)) * int64(c.recSize)
+// reserve makes room for k more records after the first cur (the length
+// an uncommitted batch has reached).
+func (c *column) reserve(cur uint64, k int) error {
+	need := (int64(cur) + int64(k)) * int64(c.recSize)
 	if need <= int64(len(c.data)) {
 		return nil
 	}

@@ -3,19 +3,13 @@ package index
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"fmt"
 
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
+	"github.com/cespare/xxhash/v2"
 	"github.com/cointrail/cointrail/chain"
 	"github.com/cointrail/cointrail/kv"
 )
-
-// histEntry accumulates one address's movement within one transaction.
-type histEntry struct {
-	addr       uint32
-	recv, sent int64
-}
 
 // Connect appends blocks, in order, in one atomic commit. Each block must
 // extend the tip left by the one before it. If a block fails, the blocks
@@ -28,8 +22,8 @@ func (ix *Index) Connect(bs []*Block, sync bool) (int, error) {
 	if err == nil || n == 0 {
 		return n, err
 	}
-	// Redo the good prefix on its own: a Pebble batch cannot drop the failed
-	// block's rows, and the prefix connected cleanly a moment ago.
+	// Redo the good prefix on its own: the failed block's writes were
+	// undone with the rest of the batch, and the prefix connected cleanly.
 	if _, perr := ix.connectLocked(bs[:n], sync); perr != nil {
 		return 0, fmt.Errorf("%w: reconnecting %d good blocks: %v (after: %v)", ErrInternal, n, perr, err)
 	}
@@ -40,10 +34,9 @@ func (ix *Index) connectLocked(bs []*Block, sync bool) (int, error) {
 	batch := ix.Store.NewBatch()
 	defer batch.Close()
 	t := ix.tip
-	var hist []histEntry
 	for i, b := range bs {
 		var err error
-		if t, hist, err = ix.connectOne(batch, b, t, hist); err != nil {
+		if t, err = ix.connectOne(batch, b, t); err != nil {
 			return i, ix.abort(err)
 		}
 		hit("block")
@@ -57,39 +50,42 @@ func (ix *Index) connectLocked(bs []*Block, sync bool) (int, error) {
 		ix.times = append(ix.times, b.Time)
 	}
 	ix.tip = t
-	if len(ix.txCache) > ix.txCacheLimit || len(ix.addrCache) > ix.addrCacheLimit {
-		ix.resetCaches()
-	}
+	ix.setLengths()
 	return len(bs), nil
 }
 
 // abort undoes the column writes of an uncommitted batch.
 func (ix *Index) abort(err error) error {
-	ix.resetCaches()
 	if rerr := ix.recover(); rerr != nil {
 		return fmt.Errorf("%w (and recovery failed: %v)", err, rerr)
 	}
 	return err
 }
 
-func (ix *Index) connectOne(batch kv.Batch, b *Block, t Tip, hist []histEntry) (Tip, []histEntry, error) {
+func (ix *Index) connectOne(batch kv.Batch, b *Block, t Tip) (Tip, error) {
 	var height uint32
 	if t.Empty {
 		if g := ix.Net.Params.GenesisHash; b.Hash != *g {
-			return t, hist, fmt.Errorf("%w: block %s (%s) is not the %s genesis block %s", ErrUnknownParent, b.Hash, b.Origin, ix.Net.Name, g)
+			return t, fmt.Errorf("%w: block %s (%s) is not the %s genesis block %s", ErrUnknownParent, b.Hash, b.Origin, ix.Net.Name, g)
 		}
 	} else {
 		if b.Prev != t.Hash {
-			return t, hist, fmt.Errorf("%w: block %s (%s) builds on %s, the index tip is %s at height %d", ErrUnknownParent, b.Hash, b.Origin, b.Prev, t.Hash, t.Height)
+			return t, fmt.Errorf("%w: block %s (%s) builds on %s, the index tip is %s at height %d", ErrUnknownParent, b.Hash, b.Origin, b.Prev, t.Hash, t.Height)
 		}
 		height = t.Height + 1
 	}
+	keyBytes := 0
+	for i := range b.Outs {
+		keyBytes += 1 + len(b.Outs[i].Key)
+	}
 	for _, c := range []struct {
-		c *column
-		k int
-	}{{ix.txs, len(b.Txs)}, {ix.txids, len(b.Txs)}, {ix.meta, len(b.Txs)}, {ix.outs, len(b.Outs)}, {ix.ins, len(b.Ins)}} {
-		if err := c.c.reserve(c.k); err != nil {
-			return t, hist, err
+		c   *column
+		cur uint64
+		k   int
+	}{{ix.txs, uint64(t.nTx), len(b.Txs)}, {ix.txids, uint64(t.nTx), len(b.Txs)}, {ix.meta, uint64(t.nTx), len(b.Txs)},
+		{ix.outs, t.nOut, len(b.Outs)}, {ix.ins, t.nIn, len(b.Ins)}, {ix.addrs, uint64(t.nAddr), len(b.Outs)}, {ix.heap, t.heapLen, keyBytes}} {
+		if err := c.c.reserve(c.cur, c.k); err != nil {
+			return t, err
 		}
 	}
 	firstTx := t.nTx
@@ -97,60 +93,62 @@ func (ix *Index) connectOne(batch kv.Batch, b *Block, t Tip, hist []histEntry) (
 	for i := range b.Txs {
 		p := &b.Txs[i]
 		tx := t.nTx
-		hist = hist[:0]
 		var inSum, outSum int64
 		firstIn, firstOut := t.nIn, t.nOut
 		for j := 0; j < int(p.NIn); j++ {
 			op := &b.Ins[inPos+j]
-			ptx, ok, err := ix.findTx(&op.Hash, t.nTx)
-			if err != nil {
-				return t, hist, err
-			}
+			ptx, ok := ix.findTx(&op.Hash, t.nTx)
 			if !ok {
-				return t, hist, fmt.Errorf("%w: block %s (%s) tx %s input %d spends unknown tx %s", ErrCorrupt, b.Hash, b.Origin, p.TxID, j, op.Hash)
+				return t, fmt.Errorf("%w: block %s (%s) tx %s input %d spends unknown tx %s", ErrCorrupt, b.Hash, b.Origin, p.TxID, j, op.Hash)
 			}
-			first, n := ix.TxOutputs(ptx)
+			first, n := ix.txOutputsWithin(ptx, t)
 			if op.Index >= n {
-				return t, hist, fmt.Errorf("%w: block %s (%s) tx %s input %d spends %s:%d, which has only %d outputs", ErrCorrupt, b.Hash, b.Origin, p.TxID, j, op.Hash, op.Index, n)
+				return t, fmt.Errorf("%w: block %s (%s) tx %s input %d spends %s:%d, which has only %d outputs", ErrCorrupt, b.Hash, b.Origin, p.TxID, j, op.Hash, op.Index, n)
 			}
 			o := first + uint64(op.Index)
 			r := ix.outs.rec(o)
 			if s := binary.LittleEndian.Uint32(r[12:]); s != NoTx {
-				return t, hist, fmt.Errorf("%w: block %s (%s) tx %s input %d spends %s:%d, already spent by %s", ErrCorrupt, b.Hash, b.Origin, p.TxID, j, op.Hash, op.Index, chainhash.Hash(ix.TxHash(s)))
+				return t, fmt.Errorf("%w: block %s (%s) tx %s input %d spends %s:%d, already spent by %s", ErrCorrupt, b.Hash, b.Origin, p.TxID, j, op.Hash, op.Index, chainhash.Hash(ix.TxHash(s)))
 			}
 			binary.LittleEndian.PutUint32(r[12:], tx)
 			binary.LittleEndian.PutUint64(ix.ins.rec(t.nIn), o)
 			t.nIn++
-			ix.ins.n = t.nIn
-			v := int64(binary.LittleEndian.Uint64(r) & valueMask)
-			inSum += v
-			hist = addHist(hist, binary.LittleEndian.Uint32(r[8:]), 0, v)
+			inSum += int64(binary.LittleEndian.Uint64(r) & valueMask)
 		}
 		inPos += int(p.NIn)
 		for j := 0; j < int(p.NOut); j++ {
 			out := &b.Outs[outPos+j]
 			if out.Value < 0 || out.Value > valueMask {
-				return t, hist, fmt.Errorf("%w: block %s (%s) tx %s output %d has value %d", ErrCorrupt, b.Hash, b.Origin, p.TxID, j, out.Value)
+				return t, fmt.Errorf("%w: block %s (%s) tx %s output %d has value %d", ErrCorrupt, b.Hash, b.Origin, p.TxID, j, out.Value)
 			}
-			id, err := ix.addrID(batch, out.Key, &t)
+			id, err := ix.addrID(out.Key, &t)
 			if err != nil {
-				return t, hist, err
+				return t, err
 			}
 			r := ix.outs.rec(t.nOut)
 			binary.LittleEndian.PutUint64(r, uint64(out.Value)|uint64(out.Type)<<60)
 			binary.LittleEndian.PutUint32(r[8:], id)
 			binary.LittleEndian.PutUint32(r[12:], NoTx)
+			prev := NoOut
+			var ar []byte
+			if id != 0 {
+				ar = ix.addrs.rec(uint64(id - 1))
+				prev = binary.LittleEndian.Uint64(ar[8:])
+			}
+			binary.LittleEndian.PutUint64(r[16:], prev)
+			if id != 0 {
+				// After the record is whole: recovery trusts a head's record.
+				binary.LittleEndian.PutUint64(ar[8:], t.nOut)
+			}
 			t.nOut++
-			ix.outs.n = t.nOut
 			outSum += out.Value
-			hist = addHist(hist, id, out.Value, 0)
 		}
 		outPos += int(p.NOut)
 		var fee int64
 		if p.NIn > 0 {
 			fee = inSum - outSum
 			if fee < 0 {
-				return t, hist, fmt.Errorf("%w: block %s (%s) tx %s spends %d sat but pays out %d", ErrCorrupt, b.Hash, b.Origin, p.TxID, inSum, outSum)
+				return t, fmt.Errorf("%w: block %s (%s) tx %s spends %d sat but pays out %d", ErrCorrupt, b.Hash, b.Origin, p.TxID, inSum, outSum)
 			}
 		}
 		r := ix.txs.rec(uint64(tx))
@@ -164,103 +162,106 @@ func (ix *Index) connectOne(batch kv.Batch, b *Block, t Tip, hist []histEntry) (
 		binary.LittleEndian.PutUint32(m[8:], p.LockTime)
 		binary.LittleEndian.PutUint32(m[12:], uint32(p.Version))
 		t.nTx++
-		ix.txs.n, ix.txids.n, ix.meta.n = uint64(t.nTx), uint64(t.nTx), uint64(t.nTx)
-		ix.txCache[binary.LittleEndian.Uint64(p.TxID[:8])] = tx
-		batch.Set(txKey(&p.TxID, tx), nil)
-		var v [2 * binary.MaxVarintLen64]byte
-		for _, h := range hist {
-			if h.addr == 0 {
-				continue
-			}
-			n := binary.PutUvarint(v[:], uint64(h.recv))
-			n += binary.PutUvarint(v[n:], uint64(h.sent))
-			batch.Set(histKey(h.addr, tx), v[:n])
+		if err := ix.insertTx(tx, &p.TxID); err != nil {
+			return t, err
 		}
 	}
 	if inPos != len(b.Ins) || outPos != len(b.Outs) {
-		return t, hist, fmt.Errorf("%w: prepared block %s has inconsistent input/output counts", ErrInternal, b.Hash)
+		return t, fmt.Errorf("%w: prepared block %s has inconsistent input/output counts", ErrInternal, b.Hash)
 	}
 	info := BlockInfo{Height: height, Hash: b.Hash, Prev: b.Prev, Time: b.Time, Size: b.Size, FirstTx: firstTx, NumTx: uint32(len(b.Txs)), after: t.counters}
 	batch.Set(blockKey(height), info.encode())
 	batch.Set(blockHashKey(b.Hash), binary.BigEndian.AppendUint32(nil, height))
 	t.Empty, t.Height, t.Hash = false, height, b.Hash
-	return t, hist, nil
+	return t, nil
 }
 
-func addHist(h []histEntry, addr uint32, recv, sent int64) []histEntry {
-	for i := range h {
-		if h[i].addr == addr {
-			h[i].recv += recv
-			h[i].sent += sent
-			return h
-		}
+// txOutputsWithin is TxOutputs while a batch is being written: the tx's
+// successor, if any, is among the first t.nTx.
+func (ix *Index) txOutputsWithin(tx uint32, t Tip) (uint64, uint32) {
+	first := ix.txFirstOut(tx)
+	next := t.nOut
+	if tx+1 < t.nTx {
+		next = ix.txFirstOut(tx + 1)
 	}
-	return append(h, histEntry{addr, recv, sent})
+	return first, uint32(next - first)
 }
 
-// findTx resolves a txid to its tx number among the first n transactions.
-// The cache holds every transaction of the uncommitted batch; committed ones
-// may also be found through the store's `t` rows.
-func (ix *Index) findTx(h *chainhash.Hash, n uint32) (uint32, bool, error) {
-	if tx, ok := ix.txCache[binary.LittleEndian.Uint64(h[:8])]; ok && tx < n && bytes.Equal(ix.txids.rec(uint64(tx)), h[:]) {
-		return tx, true, nil
-	}
-	// The uncommitted transactions are few; a prefix collision in the cache
-	// may have hidden one of them.
-	for tx := ix.tip.nTx; tx < n; tx++ {
-		if bytes.Equal(ix.txids.rec(uint64(tx)), h[:]) {
-			return tx, true, nil
-		}
-	}
-	return ix.lookupTxStore(h, ix.tip.nTx)
-}
+func txHash(h *chainhash.Hash) uint64 { return binary.LittleEndian.Uint64(h[:8]) }
 
-// lookupTxStore finds the last committed tx below n with txid h.
-func (ix *Index) lookupTxStore(h *chainhash.Hash, n uint32) (uint32, bool, error) {
-	pfx := append([]byte{pfxTx}, h[:8]...)
-	it, err := ix.Store.NewIter(pfx, kv.PrefixEnd(pfx))
-	if err != nil {
-		return 0, false, err
-	}
-	defer it.Close()
+func addrHash(k []byte) uint64 { return xxhash.Sum64(k) }
+
+// findTx resolves a txid to its tx number among the first n transactions;
+// of duplicate txids (BIP 30) the last one wins, as it overwrote the first.
+func (ix *Index) findTx(h *chainhash.Hash, n uint32) (uint32, bool) {
 	found, ok := uint32(0), false
-	for it.First(); it.Valid(); it.Next() {
-		k := it.Key()
-		if len(k) != 13 {
-			return 0, false, fmt.Errorf("%w: malformed tx key %x", ErrCorrupt, k)
+	ix.txTable.probe(txHash(h), func(id uint32) bool {
+		if id < n && bytes.Equal(ix.txids.rec(uint64(id)), h[:]) && (!ok || id > found) {
+			found, ok = id, true
 		}
-		tx := binary.BigEndian.Uint32(k[9:])
-		if tx < n && bytes.Equal(ix.txids.rec(uint64(tx)), h[:]) {
-			found, ok = tx, true // keep the last: a duplicate txid (BIP30) overwrote the earlier one
+		return false
+	})
+	return found, ok
+}
+
+func (ix *Index) insertTx(tx uint32, h *chainhash.Hash) error {
+	if ix.txTable.full() {
+		if err := ix.txTable.rebuild(0, uint64(tx), func(id uint32) uint64 {
+			return txHash((*chainhash.Hash)(ix.txids.rec(uint64(id))))
+		}); err != nil {
+			return err
 		}
 	}
-	return found, ok, it.Error()
+	ix.txTable.insert(txHash(h), tx)
+	return nil
+}
+
+// addrKeyAt returns the stored key of address id (1-based).
+func (ix *Index) addrKeyAt(id uint32) []byte {
+	off := binary.LittleEndian.Uint64(ix.addrs.rec(uint64(id - 1)))
+	l := uint64(ix.heap.data[off])
+	return ix.heap.data[off+1 : off+1+l]
+}
+
+// findAddr resolves an address key among the first n addresses.
+func (ix *Index) findAddr(k []byte, n uint32) (uint32, bool) {
+	found := uint32(0)
+	ix.addrTable.probe(addrHash(k), func(id uint32) bool {
+		if id >= 1 && id <= n && bytes.Equal(ix.addrKeyAt(id), k) {
+			found = id
+			return true
+		}
+		return false
+	})
+	return found, found != 0
 }
 
 // addrID returns the id of address key k, assigning the next one if new.
-func (ix *Index) addrID(batch kv.Batch, k chain.AddrKey, t *Tip) (uint32, error) {
+func (ix *Index) addrID(k chain.AddrKey, t *Tip) (uint32, error) {
 	if k == "" {
 		return 0, nil
 	}
-	if id, ok := ix.addrCache[k]; ok {
+	kb := []byte(k) // no copy: the compiler sees it does not escape
+	if id, ok := ix.findAddr(kb, t.nAddr); ok {
 		return id, nil
 	}
-	v, err := ix.Store.Get(addrKey(k))
-	switch {
-	case err == nil:
-		if len(v) != 4 {
-			return 0, fmt.Errorf("%w: malformed address row for %x", ErrCorrupt, []byte(k))
-		}
-		id := binary.BigEndian.Uint32(v)
-		ix.addrCache[k] = id
-		return id, nil
-	case !errors.Is(err, kv.ErrNotFound):
-		return 0, err
+	if len(k) > 255 {
+		return 0, fmt.Errorf("%w: address key of %d bytes", ErrInternal, len(k))
 	}
 	t.nAddr++
 	id := t.nAddr
-	batch.Set(addrKey(k), binary.BigEndian.AppendUint32(nil, id))
-	batch.Set(addrIDKey(id), []byte(k))
-	ix.addrCache[k] = id
+	off := t.heapLen
+	ix.heap.data[off] = byte(len(k))
+	copy(ix.heap.data[off+1:], k)
+	t.heapLen += 1 + uint64(len(k))
+	ar := ix.addrs.rec(uint64(id - 1))
+	binary.LittleEndian.PutUint64(ar, off)
+	binary.LittleEndian.PutUint64(ar[8:], NoOut)
+	if ix.addrTable.full() {
+		if err := ix.addrTable.rebuild(1, uint64(id-1), func(a uint32) uint64 { return addrHash(ix.addrKeyAt(a)) }); err != nil {
+			return 0, err
+		}
+	}
+	ix.addrTable.insert(addrHash(kb), id)
 	return id, nil
 }

@@ -10,12 +10,14 @@ import (
 
 // indexPrefixes are the store prefixes the index owns (SCHEMA.md), in the
 // order the digest covers them.
-var indexPrefixes = []byte{'M', pfxAddrID, pfxHist, pfxAddr, pfxBlock, pfxBlockHash, pfxTx}
+var indexPrefixes = []byte{'M', pfxBlock, pfxBlockHash}
 
 // Digest is a SHA-256 over the logical content of the index: every row of
 // the index's store prefixes in key order and the committed part of every
-// column. Compaction, growth reserve or how many batches built the index do
-// not change it; two indexes of the same chain have the same digest.
+// column. The hash tables are left out: they are derived lookups whose slot
+// layout depends on history (growth, rolled-back entries). Compaction,
+// growth reserve or how many batches built the index do not change the
+// digest; two indexes of the same chain have the same digest.
 func (ix *Index) Digest() (string, error) {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
@@ -36,7 +38,7 @@ func (ix *Index) Digest() (string, error) {
 			return "", err
 		}
 	}
-	for _, c := range []*column{ix.txs, ix.txids, ix.meta, ix.outs, ix.ins} {
+	for _, c := range ix.columns() {
 		l := c.n * uint64(c.recSize)
 		if uint64(len(c.data)) < l {
 			return "", fmt.Errorf("%w: %s shorter than its logical length", ErrCorrupt, c.name)

@@ -75,6 +75,14 @@ func (ix *Index) OutAddr(o uint64) uint32 { return binary.LittleEndian.Uint32(ix
 // OutSpender is the tx that spends an output, or NoTx.
 func (ix *Index) OutSpender(o uint64) uint32 { return binary.LittleEndian.Uint32(ix.outs.rec(o)[12:]) }
 
+// OutPrevSame is the previous output paying the same address (NoOut if none).
+func (ix *Index) OutPrevSame(o uint64) uint64 { return binary.LittleEndian.Uint64(ix.outs.rec(o)[16:]) }
+
+// AddrHead is the last output paying address id (NoOut if none).
+func (ix *Index) AddrHead(id uint32) uint64 {
+	return binary.LittleEndian.Uint64(ix.addrs.rec(uint64(id - 1))[8:])
+}
+
 // OutTx is the tx that created an output.
 func (ix *Index) OutTx(o uint64) uint32 {
 	n := int(ix.txs.n)

@@ -14,17 +14,21 @@ import (
 )
 
 // SchemaVersion is the on-disk format version (SCHEMA.md). Bump it on any change.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // NoTx marks an unspent output's spender.
 const NoTx = ^uint32(0)
+
+// NoOut ends an address's chain of outputs.
+const NoOut = ^uint64(0)
 
 const (
 	txRec   = 24
 	txidRec = 32
 	metaRec = 16
-	outRec  = 16
+	outRec  = 24
 	inRec   = 8
+	addrRec = 16
 )
 
 // Index is an open index of one network.
@@ -36,28 +40,22 @@ type Index struct {
 
 	// mu guards the column mappings: ingest holds it for writing while it
 	// appends (growth remaps the files), readers hold it for reading.
-	mu                           sync.RWMutex
-	txs, txids, meta, outs, ins  *column
-	tip                          Tip
-	times                        []uint32 // block time by height
-	txCache                      map[uint64]uint32
-	addrCache                    map[chain.AddrKey]uint32
-	txCacheLimit, addrCacheLimit int
+	mu                          sync.RWMutex
+	txs, txids, meta, outs, ins *column
+	addrs, heap                 *column
+	txTable, addrTable          *hashTable
+	tip                         Tip
+	times                       []uint32 // block time by height
 }
 
-// Options tune an index.
-type Options struct {
-	// CacheEntries bounds the in-memory txid→tx and address→id maps that
-	// spare ingest a store lookup per input and output (default 16M each;
-	// about 40 and 80 bytes an entry).
-	CacheEntries int
-}
+// Options tune an index; the zero value is the default.
+type Options struct{}
 
 // Dir returns the directory of network net's index under data dir.
 func Dir(dataDir string, net chain.Network) string { return filepath.Join(dataDir, net.Name) }
 
 // Open opens (creating if needed) the index of net under dataDir.
-func Open(dataDir string, net chain.Network, opt Options, log *slog.Logger) (*Index, error) {
+func Open(dataDir string, net chain.Network, _ Options, log *slog.Logger) (*Index, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -86,18 +84,7 @@ func Open(dataDir string, net chain.Network, opt Options, log *slog.Logger) (*In
 		ix.Close()
 		return nil, err
 	}
-	n := opt.CacheEntries
-	if n <= 0 {
-		n = 16 << 20
-	}
-	ix.txCacheLimit, ix.addrCacheLimit = n, n
-	ix.resetCaches()
 	return ix, nil
-}
-
-func (ix *Index) resetCaches() {
-	ix.txCache = make(map[uint64]uint32)
-	ix.addrCache = make(map[chain.AddrKey]uint32)
 }
 
 func (ix *Index) checkVersion() error {
@@ -159,6 +146,14 @@ func (ix *Index) openColumns() error {
 	ix.meta = open("txmeta.col", metaRec, uint64(t.nTx))
 	ix.outs = open("outs.col", outRec, t.nOut)
 	ix.ins = open("ins.col", inRec, t.nIn)
+	ix.addrs = open("addrs.col", addrRec, uint64(t.nAddr))
+	ix.heap = open("addrkeys.heap", 1, t.heapLen)
+	if err == nil {
+		ix.txTable, err = openHashTable(filepath.Join(g, "txids.table"))
+	}
+	if err == nil {
+		ix.addrTable, err = openHashTable(filepath.Join(g, "addrs.table"))
+	}
 	if err != nil {
 		ix.closeColumns()
 		return err
@@ -166,13 +161,18 @@ func (ix *Index) openColumns() error {
 	return ix.recover()
 }
 
-// recover clears spent marks left by inputs beyond the committed tip and
-// truncates every column to its committed length (SCHEMA.md).
+func (ix *Index) columns() []*column {
+	return []*column{ix.txs, ix.txids, ix.meta, ix.outs, ix.ins, ix.addrs, ix.heap}
+}
+
+// recover undoes what column records beyond the committed tip did to
+// committed ones — spent marks and address heads — and truncates every
+// column to its committed length (SCHEMA.md). It runs at open, after a
+// failed batch and after a rollback.
 func (ix *Index) recover() error {
 	t := ix.tip
-	fileIns := uint64(len(ix.ins.data) / inRec)
 	fixed := 0
-	for i := t.nIn; i < fileIns; i++ {
+	for i, end := t.nIn, uint64(len(ix.ins.data)/inRec); i < end; i++ {
 		o := binary.LittleEndian.Uint64(ix.ins.rec(i))
 		if o >= t.nOut {
 			continue
@@ -183,13 +183,25 @@ func (ix *Index) recover() error {
 			fixed++
 		}
 	}
+	for o := uint64(len(ix.outs.data)/outRec) - 1; o+1 > t.nOut; o-- {
+		r := ix.outs.rec(o)
+		a := binary.LittleEndian.Uint32(r[8:])
+		if a == 0 || a > t.nAddr {
+			continue
+		}
+		if ar := ix.addrs.rec(uint64(a - 1)); binary.LittleEndian.Uint64(ar[8:]) == o {
+			copy(ar[8:], r[16:24]) // the head goes back to the previous output
+			fixed++
+		}
+	}
 	if fixed > 0 {
-		ix.log.Info("recovered from an interrupted write", "cleared_spent_marks", fixed, "tip", t.Height)
+		ix.log.Info("recovered records beyond the committed tip", "fixed", fixed, "tip", t.Height)
 	}
 	for _, c := range []struct {
 		c *column
 		n uint64
-	}{{ix.txs, uint64(t.nTx)}, {ix.txids, uint64(t.nTx)}, {ix.meta, uint64(t.nTx)}, {ix.outs, t.nOut}, {ix.ins, t.nIn}} {
+	}{{ix.txs, uint64(t.nTx)}, {ix.txids, uint64(t.nTx)}, {ix.meta, uint64(t.nTx)}, {ix.outs, t.nOut}, {ix.ins, t.nIn},
+		{ix.addrs, uint64(t.nAddr)}, {ix.heap, t.heapLen}} {
 		if uint64(len(c.c.data)) != c.n*uint64(c.c.recSize) {
 			if err := c.c.truncate(c.n); err != nil {
 				return err
@@ -200,11 +212,25 @@ func (ix *Index) recover() error {
 	return nil
 }
 
+// setLengths sets the columns' logical lengths from the tip.
+func (ix *Index) setLengths() {
+	t := ix.tip
+	ix.txs.n, ix.txids.n, ix.meta.n = uint64(t.nTx), uint64(t.nTx), uint64(t.nTx)
+	ix.outs.n, ix.ins.n, ix.addrs.n, ix.heap.n = t.nOut, t.nIn, uint64(t.nAddr), t.heapLen
+}
+
 func (ix *Index) closeColumns() error {
 	var first error
-	for _, c := range []*column{ix.txs, ix.txids, ix.meta, ix.outs, ix.ins} {
+	for _, c := range ix.columns() {
 		if c != nil {
 			if err := c.close(); err != nil && first == nil {
+				first = err
+			}
+		}
+	}
+	for _, t := range []*hashTable{ix.txTable, ix.addrTable} {
+		if t != nil {
+			if err := t.close(); err != nil && first == nil {
 				first = err
 			}
 		}
@@ -217,7 +243,7 @@ func (ix *Index) closeColumns() error {
 func (ix *Index) Sync() error {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	for _, c := range []*column{ix.txs, ix.txids, ix.meta, ix.outs, ix.ins} {
+	for _, c := range append(ix.columns(), ix.txTable.col, ix.addrTable.col) {
 		if err := c.sync(); err != nil {
 			return err
 		}
@@ -248,10 +274,14 @@ func (t Tip) Counts() (txs uint32, outs, ins uint64, addrs uint32) {
 	return t.nTx, t.nOut, t.nIn, t.nAddr
 }
 
-// DiskSize is the bytes the index occupies on disk.
+// DiskSize is the bytes the index occupies on disk: the store, the
+// committed columns and the hash tables.
 func (ix *Index) DiskSize() int64 {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
 	n := ix.Store.DiskSize()
-	t := ix.Tip()
-	n += int64(t.nTx)*(txRec+txidRec+metaRec) + int64(t.nOut)*outRec + int64(t.nIn)*inRec
-	return n
+	for _, c := range ix.columns() {
+		n += int64(c.n) * int64(c.recSize)
+	}
+	return n + int64(len(ix.txTable.col.data)+len(ix.addrTable.col.data))
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
-	"github.com/cointrail/cointrail/chain"
 )
 
 var (
@@ -15,10 +14,6 @@ var (
 const (
 	pfxBlock     = 'b'
 	pfxBlockHash = 'h'
-	pfxTx        = 't'
-	pfxAddr      = 'a'
-	pfxAddrID    = 'A'
-	pfxHist      = 'H'
 )
 
 func blockKey(h uint32) []byte {
@@ -32,37 +27,13 @@ func blockHashKey(h chainhash.Hash) []byte {
 	return append([]byte{pfxBlockHash}, h[:]...)
 }
 
-func txKey(txid *chainhash.Hash, tx uint32) []byte {
-	k := make([]byte, 13)
-	k[0] = pfxTx
-	copy(k[1:9], txid[:8])
-	binary.BigEndian.PutUint32(k[9:], tx)
-	return k
-}
-
-func addrKey(a chain.AddrKey) []byte { return append([]byte{pfxAddr}, a...) }
-
-func addrIDKey(id uint32) []byte {
-	k := make([]byte, 5)
-	k[0] = pfxAddrID
-	binary.BigEndian.PutUint32(k[1:], id)
-	return k
-}
-
-func histKey(addr, tx uint32) []byte {
-	k := make([]byte, 9)
-	k[0] = pfxHist
-	binary.BigEndian.PutUint32(k[1:], addr)
-	binary.BigEndian.PutUint32(k[5:], tx)
-	return k
-}
-
 // counters are the logical lengths of the columns after a block.
 type counters struct {
-	nTx   uint32
-	nOut  uint64
-	nIn   uint64
-	nAddr uint32
+	nTx     uint32
+	nOut    uint64
+	nIn     uint64
+	nAddr   uint32
+	heapLen uint64 // bytes of address keys
 }
 
 // Tip is the last connected block and the column lengths after it.
@@ -74,18 +45,19 @@ type Tip struct {
 }
 
 func (t Tip) encode() []byte {
-	b := make([]byte, 4+32+4+8+8+4)
+	b := make([]byte, 4+32+4+8+8+4+8)
 	binary.BigEndian.PutUint32(b, t.Height)
 	copy(b[4:], t.Hash[:])
 	binary.BigEndian.PutUint32(b[36:], t.nTx)
 	binary.BigEndian.PutUint64(b[40:], t.nOut)
 	binary.BigEndian.PutUint64(b[48:], t.nIn)
 	binary.BigEndian.PutUint32(b[56:], t.nAddr)
+	binary.BigEndian.PutUint64(b[60:], t.heapLen)
 	return b
 }
 
 func decodeTip(b []byte) (Tip, bool) {
-	if len(b) != 60 {
+	if len(b) != 68 {
 		return Tip{}, false
 	}
 	var t Tip
@@ -95,6 +67,7 @@ func decodeTip(b []byte) (Tip, bool) {
 	t.nOut = binary.BigEndian.Uint64(b[40:])
 	t.nIn = binary.BigEndian.Uint64(b[48:])
 	t.nAddr = binary.BigEndian.Uint32(b[56:])
+	t.heapLen = binary.BigEndian.Uint64(b[60:])
 	return t, true
 }
 
@@ -111,7 +84,7 @@ type BlockInfo struct {
 }
 
 func (b BlockInfo) encode() []byte {
-	v := make([]byte, 32+32+4*4+8+8+4)
+	v := make([]byte, 32+32+4*4+8+8+4+8)
 	copy(v, b.Hash[:])
 	copy(v[32:], b.Prev[:])
 	binary.BigEndian.PutUint32(v[64:], b.Time)
@@ -121,11 +94,12 @@ func (b BlockInfo) encode() []byte {
 	binary.BigEndian.PutUint64(v[80:], b.after.nOut)
 	binary.BigEndian.PutUint64(v[88:], b.after.nIn)
 	binary.BigEndian.PutUint32(v[96:], b.after.nAddr)
+	binary.BigEndian.PutUint64(v[100:], b.after.heapLen)
 	return v
 }
 
 func decodeBlockInfo(h uint32, v []byte) (BlockInfo, bool) {
-	if len(v) != 100 {
+	if len(v) != 108 {
 		return BlockInfo{}, false
 	}
 	b := BlockInfo{Height: h}
@@ -135,6 +109,6 @@ func decodeBlockInfo(h uint32, v []byte) (BlockInfo, bool) {
 	b.Size = binary.BigEndian.Uint32(v[68:])
 	b.FirstTx = binary.BigEndian.Uint32(v[72:])
 	b.NumTx = binary.BigEndian.Uint32(v[76:])
-	b.after = counters{nTx: b.FirstTx + b.NumTx, nOut: binary.BigEndian.Uint64(v[80:]), nIn: binary.BigEndian.Uint64(v[88:]), nAddr: binary.BigEndian.Uint32(v[96:])}
+	b.after = counters{nTx: b.FirstTx + b.NumTx, nOut: binary.BigEndian.Uint64(v[80:]), nIn: binary.BigEndian.Uint64(v[88:]), nAddr: binary.BigEndian.Uint32(v[96:]), heapLen: binary.BigEndian.Uint64(v[100:])}
 	return b, true
 }

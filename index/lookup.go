@@ -69,10 +69,7 @@ func (ix *Index) blockTime(h uint32) uint32 {
 func (ix *Index) FindTx(h chainhash.Hash) (uint32, error) {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	tx, ok, err := ix.lookupTxStore(&h, ix.tip.nTx)
-	if err != nil {
-		return 0, err
-	}
+	tx, ok := ix.findTx(&h, ix.tip.nTx)
 	if !ok {
 		return 0, fmt.Errorf("%w: transaction %s is not in the index (tip %s)", ErrNotFound, h, ix.tipString())
 	}
@@ -130,26 +127,20 @@ func (ix *Index) addrKeyLocked(id uint32) (chain.AddrKey, error) {
 	if id == 0 {
 		return "", nil
 	}
-	v, err := ix.Store.Get(addrIDKey(id))
-	if err != nil {
-		return "", fmt.Errorf("%w: address id %d: %v", ErrCorrupt, id, err)
+	if id > ix.tip.nAddr {
+		return "", fmt.Errorf("%w: address id %d beyond %d", ErrBadInput, id, ix.tip.nAddr)
 	}
-	return chain.AddrKey(v), nil
+	return chain.AddrKey(ix.addrKeyAt(id)), nil
 }
 
 // AddrID returns the id of an address key, or ErrNotFound.
 func (ix *Index) AddrID(k chain.AddrKey) (uint32, error) {
-	v, err := ix.Store.Get(addrKey(k))
-	if errors.Is(err, kv.ErrNotFound) {
-		return 0, fmt.Errorf("%w: address %s has no transactions in the index", ErrNotFound, k.Encode(ix.Net))
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	if id, ok := ix.findAddr([]byte(k), ix.tip.nAddr); ok {
+		return id, nil
 	}
-	if err != nil {
-		return 0, err
-	}
-	if len(v) != 4 {
-		return 0, fmt.Errorf("%w: address row", ErrCorrupt)
-	}
-	return binary.BigEndian.Uint32(v), nil
+	return 0, fmt.Errorf("%w: address %s has no transactions in the index", ErrNotFound, k.Encode(ix.Net))
 }
 
 // ParseAddr parses an address string of the index's network into its id.

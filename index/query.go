@@ -1,12 +1,11 @@
 package index
 
 import (
-	"encoding/binary"
 	"fmt"
+	"slices"
 
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/cointrail/cointrail/chain"
-	"github.com/cointrail/cointrail/kv"
 )
 
 // TxView is a transaction as queries show it.
@@ -128,7 +127,9 @@ type HistoryItem struct {
 const MaxPage = 10000
 
 // Address returns the summary of address id and the page of its history
-// (newest first) starting at offset.
+// (newest first) starting at offset. It walks the address's chain of
+// outputs (SCHEMA.md): each output is a receipt in the tx that made it and,
+// if spent, a spend in its spender.
 func (ix *Index) Address(id uint32, offset, limit int) (*AddressView, error) {
 	if limit <= 0 || limit > MaxPage {
 		return nil, fmt.Errorf("%w: page size %d (want 1..%d)", ErrBadInput, limit, MaxPage)
@@ -138,37 +139,47 @@ func (ix *Index) Address(id uint32, offset, limit int) (*AddressView, error) {
 	}
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
+	if id == 0 || id > ix.tip.nAddr {
+		return nil, fmt.Errorf("%w: address id %d", ErrNotFound, id)
+	}
 	v := &AddressView{Address: ix.addrStringLocked(id), Offset: offset, Limit: limit, History: []HistoryItem{}}
-	var pfx [5]byte
-	pfx[0] = pfxHist
-	binary.BigEndian.PutUint32(pfx[1:], id)
-	it, err := ix.Store.NewIter(pfx[:], kv.PrefixEnd(pfx[:]))
-	if err != nil {
-		return nil, err
+	type flow struct{ recv, sent int64 }
+	byTx := map[uint32]*flow{}
+	add := func(tx uint32, recv, sent int64) {
+		f := byTx[tx]
+		if f == nil {
+			f = &flow{}
+			byTx[tx] = f
+		}
+		f.recv += recv
+		f.sent += sent
 	}
-	defer it.Close()
-	for ok := it.Last(); ok; ok = it.Prev() {
-		k, val := it.Key(), it.Value()
-		recv, n1 := binary.Uvarint(val)
-		sent, n2 := binary.Uvarint(val[max(n1, 0):])
-		if len(k) != 9 || n1 <= 0 || n2 <= 0 {
-			return nil, fmt.Errorf("%w: history row %x", ErrCorrupt, k)
+	for o := ix.AddrHead(id); o != NoOut; o = ix.OutPrevSame(o) {
+		val := ix.OutValue(o)
+		add(ix.OutTx(o), val, 0)
+		v.ReceivedSat += val
+		if s := ix.OutSpender(o); s != NoTx {
+			add(s, 0, val)
+			v.SentSat += val
 		}
-		tx := binary.BigEndian.Uint32(k[5:])
-		h := ix.TxHeight(tx)
-		if v.TxCount == 0 {
-			v.LastHeight = h
-		}
-		v.FirstHeight = h
-		if v.TxCount >= offset && len(v.History) < limit {
-			v.History = append(v.History, HistoryItem{TxID: TxIDString(ix.TxHash(tx)), Height: h, Time: ix.blockTime(h), ReceivedSat: int64(recv), SentSat: int64(sent)})
-		}
-		v.TxCount++
-		v.ReceivedSat += int64(recv)
-		v.SentSat += int64(sent)
 	}
+	txs := make([]uint32, 0, len(byTx))
+	for tx := range byTx {
+		txs = append(txs, tx)
+	}
+	slices.Sort(txs)
+	v.TxCount = len(txs)
 	v.BalanceSat = v.ReceivedSat - v.SentSat
-	return v, it.Error()
+	if len(txs) > 0 {
+		v.FirstHeight, v.LastHeight = ix.TxHeight(txs[0]), ix.TxHeight(txs[len(txs)-1])
+	}
+	for i := len(txs) - 1 - offset; i >= 0 && len(v.History) < limit; i-- {
+		tx := txs[i]
+		h := ix.TxHeight(tx)
+		f := byTx[tx]
+		v.History = append(v.History, HistoryItem{TxID: TxIDString(ix.TxHash(tx)), Height: h, Time: ix.blockTime(h), ReceivedSat: f.recv, SentSat: f.sent})
+	}
+	return v, nil
 }
 
 // BlockView is a block as queries show it.

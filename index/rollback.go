@@ -3,14 +3,13 @@ package index
 import (
 	"encoding/binary"
 	"fmt"
-
-	"github.com/btcsuite/btcd/chaincfg/chainhash"
 )
 
 // Rollback disconnects blocks from the tip until the tip is at height h
 // (h = -1 empties the index). The shorter tip commits first; the column
-// records beyond it are then cleared by the same recovery that runs after a
-// crash, so an interrupted rollback finishes on the next open.
+// records beyond it are then undone (spent marks, address heads) and cut
+// off by the same recovery that runs after a crash, so an interrupted
+// rollback finishes on the next open.
 func (ix *Index) Rollback(h int64, sync bool) error {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
@@ -35,23 +34,6 @@ func (ix *Index) Rollback(h int64, sync bool) error {
 		if err != nil {
 			return err
 		}
-		for tx := b.FirstTx; tx < b.FirstTx+b.NumTx; tx++ {
-			txid := ix.TxHash(tx)
-			h := chainhash.Hash(txid)
-			batch.Delete(txKey(&h, tx))
-			first, n := ix.TxInputs(tx)
-			for i := first; i < first+uint64(n); i++ {
-				if a := ix.OutAddr(ix.InputPrevOut(i)); a != 0 {
-					batch.Delete(histKey(a, tx))
-				}
-			}
-			first, n = ix.TxOutputs(tx)
-			for o := first; o < first+uint64(n); o++ {
-				if a := ix.OutAddr(o); a != 0 {
-					batch.Delete(histKey(a, tx))
-				}
-			}
-		}
 		batch.Delete(blockKey(uint32(height)))
 		batch.Delete(blockHashKey(b.Hash))
 	}
@@ -63,21 +45,12 @@ func (ix *Index) Rollback(h int64, sync bool) error {
 		nt = Tip{Height: prev.Height, Hash: prev.Hash, counters: prev.after}
 		batch.Set(keyTip, nt.encode())
 	}
-	for id := nt.nAddr + 1; id <= t.nAddr; id++ {
-		k, err := ix.addrKeyLocked(id)
-		if err != nil {
-			return err
-		}
-		batch.Delete(addrKey(k))
-		batch.Delete(addrIDKey(id))
-	}
 	if err := batch.Commit(sync); err != nil {
 		return err
 	}
 	hit("rollback")
 	ix.tip = nt
 	ix.times = ix.times[:h+1]
-	ix.resetCaches()
 	if err := ix.recover(); err != nil {
 		return err
 	}

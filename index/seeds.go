@@ -1,12 +1,10 @@
 package index
 
 import (
-	"encoding/binary"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
-
-	"github.com/cointrail/cointrail/kv"
 )
 
 // Graph adapts the index to the tracer's graph interface (taint.Graph),
@@ -99,36 +97,15 @@ func (ix *Index) ResolveSeed(s string, w SeedWindow) ([]SeedOut, error) {
 func (ix *Index) receivedOutputs(id uint32, w SeedWindow) ([]uint64, error) {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	var pfx [5]byte
-	pfx[0] = pfxHist
-	binary.BigEndian.PutUint32(pfx[1:], id)
-	it, err := ix.Store.NewIter(pfx[:], kv.PrefixEnd(pfx[:]))
-	if err != nil {
-		return nil, err
-	}
-	defer it.Close()
 	var outs []uint64
-	for it.First(); it.Valid(); it.Next() {
-		recv, n := binary.Uvarint(it.Value())
-		if n <= 0 || len(it.Key()) != 9 {
-			return nil, fmt.Errorf("%w: history row %x", ErrCorrupt, it.Key())
-		}
-		if recv == 0 {
-			continue
-		}
-		tx := binary.BigEndian.Uint32(it.Key()[5:])
-		h := ix.TxHeight(tx)
-		if h < w.FromHeight || (w.ToHeight > 0 && h > w.ToHeight) {
-			continue
-		}
-		first, cnt := ix.TxOutputs(tx)
-		for o := first; o < first+uint64(cnt); o++ {
-			if ix.OutAddr(o) == id {
-				outs = append(outs, o)
-			}
+	for o := ix.AddrHead(id); o != NoOut; o = ix.OutPrevSame(o) {
+		h := ix.TxHeight(ix.OutTx(o))
+		if h >= w.FromHeight && (w.ToHeight == 0 || h <= w.ToHeight) {
+			outs = append(outs, o)
 		}
 	}
-	return outs, it.Error()
+	slices.Reverse(outs)
+	return outs, nil
 }
 
 func isHex(s string) bool {

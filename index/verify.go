@@ -2,7 +2,6 @@ package index
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
@@ -11,7 +10,7 @@ import (
 // VerifyReport is what Verify checked.
 type VerifyReport struct {
 	Blocks, Txs, Outputs, Inputs, Addresses uint64
-	HistoryRows                             uint64
+	HistoryRows                             uint64 // outputs on address chains
 	UTXOs                                   uint64
 	UTXOSat                                 int64 // unspent value with an address
 	BalanceSat                              int64 // Σ over addresses of received − sent
@@ -108,45 +107,51 @@ func (ix *Index) Verify(ctx context.Context) (VerifyReport, error) {
 		if n > 0 && in-out != ix.TxFee(tx) {
 			return r, fmt.Errorf("%w: tx %d fee %d, inputs−outputs = %d", ErrCorrupt, tx, ix.TxFee(tx), in-out)
 		}
-		h := ix.TxHash(tx)
-		got, ok, err := ix.lookupTxStore((*chainhash.Hash)(&h), t.nTx)
-		if err != nil {
-			return r, err
-		}
-		if !ok || (got != tx && !ix.duplicateTxid(got, tx)) {
-			return r, fmt.Errorf("%w: txid row of tx %d (%s) missing", ErrCorrupt, tx, TxIDString(h))
+		h := chainhash.Hash(ix.TxHash(tx))
+		if got, ok := ix.findTx(&h, t.nTx); !ok || (got != tx && ix.TxHash(got) != ix.TxHash(tx)) {
+			return r, fmt.Errorf("%w: the txid table does not find tx %d (%s)", ErrCorrupt, tx, h)
 		}
 	}
 	if spentMarks != t.nIn {
 		return r, fmt.Errorf("%w: %d outputs are marked spent but there are %d inputs", ErrCorrupt, spentMarks, t.nIn)
 	}
 	r.Txs, r.Outputs, r.Inputs, r.Addresses = uint64(t.nTx), t.nOut, t.nIn, uint64(t.nAddr)
-	// History rows: their sums per address give the balances.
-	it, err := ix.Store.NewIter([]byte{pfxHist}, []byte{pfxHist + 1})
-	if err != nil {
-		return r, err
-	}
-	defer it.Close()
-	for it.First(); it.Valid(); it.Next() {
-		k, v := it.Key(), it.Value()
-		recv, n1 := binary.Uvarint(v)
-		sent, n2 := binary.Uvarint(v[max(n1, 0):])
-		if len(k) != 9 || n1 <= 0 || n2 <= 0 {
-			return r, fmt.Errorf("%w: history row %x", ErrCorrupt, k)
+	// Addresses: the table finds every key, and walking every address's
+	// chain of outputs visits each output with an address exactly once;
+	// the unspent ones give the balances.
+	listed := uint64(0)
+	for id := uint32(1); id <= t.nAddr; id++ {
+		if id%65536 == 0 && ctx.Err() != nil {
+			return r, ctx.Err()
 		}
-		if tx := binary.BigEndian.Uint32(k[5:]); tx >= t.nTx {
-			return r, fmt.Errorf("%w: history row %x names tx %d beyond the tip", ErrCorrupt, k, tx)
+		k := ix.addrKeyAt(id)
+		if got, ok := ix.findAddr(k, t.nAddr); !ok || got != id {
+			return r, fmt.Errorf("%w: the address table does not find address %d", ErrCorrupt, id)
 		}
-		r.HistoryRows++
-		r.BalanceSat += int64(recv) - int64(sent)
+		last := NoOut
+		for o := ix.AddrHead(id); o != NoOut; o = ix.OutPrevSame(o) {
+			if o >= t.nOut || (last != NoOut && o >= last) || ix.OutAddr(o) != id {
+				return r, fmt.Errorf("%w: the output chain of address %d is broken at output %d", ErrCorrupt, id, o)
+			}
+			last = o
+			listed++
+			if ix.OutSpender(o) == NoTx {
+				r.BalanceSat += ix.OutValue(o)
+			}
+		}
 	}
-	if err := it.Error(); err != nil {
-		return r, err
+	withAddr := uint64(0)
+	for o := uint64(0); o < t.nOut; o++ {
+		if ix.OutAddr(o) != 0 {
+			withAddr++
+		}
+	}
+	r.HistoryRows = listed
+	if listed != withAddr {
+		return r, fmt.Errorf("%w: address chains hold %d outputs, %d outputs have an address", ErrCorrupt, listed, withAddr)
 	}
 	if r.BalanceSat != r.UTXOSat {
 		return r, fmt.Errorf("%w: address balances sum to %d sat, unspent outputs with an address hold %d", ErrCorrupt, r.BalanceSat, r.UTXOSat)
 	}
 	return r, nil
 }
-
-func (ix *Index) duplicateTxid(a, b uint32) bool { return ix.TxHash(a) == ix.TxHash(b) }
