@@ -19,10 +19,11 @@ type VerifyReport struct {
 // Verify checks the index's invariants: block records chain together and
 // cover every tx; every input resolves to an output marked spent by its tx
 // and every spent mark is backed by exactly one input (spent-by is
-// symmetric); fees are non-negative; every tx has its txid row; history rows
-// agree with the graph; and the balances of all addresses sum to the value
-// of the unspent outputs that have an address. The first violation is
-// returned as an ErrCorrupt error naming it.
+// symmetric); fees are non-negative and equal inputs − outputs; the hash
+// tables find every tx and address; every output with an address lies on
+// that address's chain exactly once; and the balances of all addresses sum
+// to the value of the unspent outputs that have an address. The first
+// violation is returned as an ErrCorrupt error naming it.
 func (ix *Index) Verify(ctx context.Context) (VerifyReport, error) {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()

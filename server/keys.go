@@ -30,7 +30,7 @@ const (
 	kDead       = 'x' // Sx webhook [8], seq u64 → delivery given up (binary)
 	kUndo       = 'u' // Su height u32 → undo record of the block at that height (binary)
 	kAPIKey     = 'k' // Sk sha256(key) [32] → API key record (JSON)
-	kMempoolHit = 'm' // Sm case u32, txid [32] → alert seq u64: unconfirmed alert raised
+	kMempoolHit = 'm' // Sm case u32, txid [32] → (empty): an unconfirmed alert was raised
 )
 
 func key1(kind byte) []byte { return []byte{pfx, kind} }

@@ -190,16 +190,26 @@ var mixVsize = func() int {
 	return s.vsize()
 }()
 
-// tx0 lets a Whirlpool user enter pool p when it runs low on premix coins:
+// tx0 lets a Whirlpool user enter pool p when fewer than five users wait
+// in it:
 // one coin in; an OP_RETURN, the coordinator fee, up to ten premix outputs
 // (denomination plus a share of the mix's miner fee) and the change out.
 func (e *engine) tx0(p *wpPool) {
-	if len(p.premix) >= 4 || len(e.whirlers) == 0 {
+	var owners []*actor
+	for _, u := range p.premix {
+		if !slices.Contains(owners, u.a.owner) {
+			owners = append(owners, u.a.owner)
+		}
+	}
+	if len(owners) >= 5 || len(e.whirlers) == 0 {
 		return
 	}
 	share := int64(math.Ceil(float64(mixVsize) * e.rate / 2))
 	for range 12 {
 		u := e.whirlers[e.rng.IntN(len(e.whirlers))]
+		if slices.Contains(owners, u) {
+			continue
+		}
 		var coin *utxo
 		for _, c := range u.main.utxos {
 			if coin == nil || c.value > coin.value {
@@ -234,11 +244,25 @@ func (e *engine) tx0(p *wpPool) {
 func (e *engine) whirlpoolMix(p *wpPool) {
 	nPost := min(3, len(p.postmix))
 	nPre := 5 - nPost
-	if len(p.premix) < nPre {
+	// New entrants come from different Tx0s (different owners), oldest
+	// first.
+	var ins []*utxo
+	var pick []int
+	for i, u := range p.premix {
+		if len(pick) == nPre {
+			break
+		}
+		if !slices.ContainsFunc(ins, func(v *utxo) bool { return v.a.owner == u.a.owner }) {
+			ins = append(ins, u)
+			pick = append(pick, i)
+		}
+	}
+	if len(pick) < nPre {
 		return
 	}
-	ins := slices.Clone(p.premix[:nPre])
-	p.premix = p.premix[nPre:]
+	for k := len(pick) - 1; k >= 0; k-- {
+		p.premix = slices.Delete(p.premix, pick[k], pick[k]+1)
+	}
 	for range nPost {
 		i := e.rng.IntN(len(p.postmix))
 		ins = append(ins, p.postmix[i])

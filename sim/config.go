@@ -30,7 +30,9 @@ type Config struct {
 	// main chain (0..MaxStale).
 	Stale int
 	// TxsPerBlock is the background transactions per main-phase block
-	// (0 = Txs/100 clamped to 20..3000).
+	// (0 = Txs/100 clamped to 20..2000). Blocks close early when they
+	// near the consensus weight or sigop limit, so a larger value may give
+	// fewer than Txs transactions.
 	TxsPerBlock int
 	// StartTime is the timestamp of the first main-phase block (the
 	// warm-up blocks are dated before it). Zero means 2024-05-31T00:00:00Z
@@ -85,7 +87,7 @@ func (cfg Config) withDefaults() (Config, error) {
 		cfg.Txs = DefaultTxs
 	}
 	if cfg.TxsPerBlock == 0 {
-		cfg.TxsPerBlock = min(max(cfg.Txs/100, 20), 3000)
+		cfg.TxsPerBlock = min(max(cfg.Txs/100, 20), 2000)
 	}
 	return cfg, nil
 }

@@ -89,11 +89,10 @@ type engine struct {
 	scen  *dmm
 	truth *truthRec
 
-	bug      error // first internal inconsistency found while planning
-	stale    staleBranch
-	res      Result
-	bgTxs    int
-	kindSeen [numKinds]int
+	bug   error // first internal inconsistency found while planning
+	stale staleBranch
+	res   Result
+	bgTxs int
 }
 
 func newEngine(cfg Config, o origin, log *slog.Logger, emit func([]byte) error) (*engine, error) {
@@ -239,6 +238,8 @@ func (e *engine) block(h int32) error {
 	if err := e.stale.after(e, h, blk, fees); err != nil {
 		return err
 	}
+	e.log.Debug("sim: block", "height", h, "txs", len(txs), "background", e.blockBg,
+		"weight", 4*e.size.base+e.size.wit, "sigops", e.size.sigops, "fee_rate", e.rate)
 	e.prev = hash
 	e.res.Blocks++
 	e.res.Txs += len(txs)
@@ -335,9 +336,6 @@ func (e *engine) register(cb *wire.MsgTx, payTo *addr, miner *pool) {
 		e.truth.owner(e, payTo)
 	}
 	for _, p := range e.plans {
-		for _, in := range p.ins {
-			e.kindSeen[in.a.kind]++
-		}
 		outs := make([]*utxo, len(p.outs))
 		for i, o := range p.outs {
 			if o.a == nil {

@@ -35,13 +35,16 @@ func (k kind) witness() bool { return k >= kP2WPKH }
 // witness bytes of an input spending k (72-byte signatures with sighash
 // byte, compressed keys), bytes of an output paying k, and sigop cost.
 var (
-	inBase     = [numKinds]int{148, 297, 41, 41, 41}
-	inWitness  = [numKinds]int{0, 0, 108, 254, 66}
-	outBytes   = [numKinds]int{34, 32, 31, 43, 43}
-	inSigops   = [numKinds]int{0, 12, 1, 3, 0}
-	outSigops  = [numKinds]int{4, 0, 0, 0, 0}
-	lookalikeN = 3 // bech32 characters the look-alike address shares after "bcrt1q"
+	inBase    = [numKinds]int{148, 297, 41, 41, 41}
+	inWitness = [numKinds]int{0, 0, 108, 254, 66}
+	outBytes  = [numKinds]int{34, 32, 31, 43, 43}
+	inSigops  = [numKinds]int{0, 12, 1, 3, 0}
+	outSigops = [numKinds]int{4, 0, 0, 0, 0}
 )
+
+// lookalikeN is how many bech32 characters after "bcrt1q" the thief's
+// address shares with the address it imitates: 15 bits, ~33,000 keys.
+const lookalikeN = 3
 
 // addr is one address of an actor, with what it takes to spend from it.
 // script and the key material are filled by derive, possibly on another

@@ -380,7 +380,7 @@ func checkTruth(t *testing.T, dir string, res *Result, main []*wire.MsgBlock, ut
 	// labels.yaml: a TagPack naming the victim, the thief and the services.
 	var tp struct {
 		Title, Creator, Currency, Network, Source, Confidence, Lastmod string
-		Tags                                                          []struct {
+		Tags                                                           []struct {
 			Address, Label, Category, Abuse string
 			Definer                         bool `yaml:"is_cluster_definer"`
 		}

@@ -24,18 +24,19 @@ type exchange struct {
 	depKind, hotKind, coldKind kind
 	depReuse                   bool             // one deposit address per customer
 	depFor                     map[uint32]*addr // customer id → deposit address
-	deposits, cold             wallet           // actor.main is the hot wallet
-	hot                        *addr
-	coldAddr                   [2]*addr // before / after activation
+	deposits, cold             wallet           // actor.main is the hot wallet, actor.reuse[1] its address
+	coldAddr                   [2]*addr         // before / after activation
 	hotTarget                  int64
 	known                      []*addr // early deposit addresses: what investigators know
 }
 
+// hotAddr is the exchange's reused hot wallet address (its receive and
+// change address in the main phase, when it is active).
 func (x *exchange) hotAddr(e *engine) *addr {
-	if x.hot == nil {
-		x.hot = e.fresh(x.actor, x.hotKind)
+	if x.reuse[1] == nil {
+		x.reuse[1] = e.fresh(x.actor, x.hotKind)
 	}
-	return x.hot
+	return x.reuse[1]
 }
 
 func (x *exchange) coldAddrNow(e *engine) *addr {
@@ -134,7 +135,7 @@ var userKinds = []struct {
 }{{kP2WPKH, 48}, {kP2TR, 17}, {kP2PKH, 14}, {kP2SH, 12}, {kP2WSH, 9}}
 
 func (e *engine) setup() {
-	nUsers := min(max(e.cfg.Txs/10, 300), 20000)
+	nUsers := min(max(e.cfg.Txs/10, 300), 10000)
 	for i := range nUsers {
 		r := e.rng.IntN(100)
 		var k kind
@@ -148,7 +149,7 @@ func (e *engine) setup() {
 		u := e.newActor(fmt.Sprintf("user-%05d", i), "", roleUser, k)
 		u.style = []uint8{0, 0, 0, 1, 1, 2}[e.rng.IntN(6)]
 		u.reuses = e.rng.IntN(100) < 12
-		u.main.soft, u.main.hard, u.main.full = 24, 96, e.wantConsolidate
+		u.main.soft, u.main.hard, u.main.full = 30, 80, e.wantConsolidate
 		switch {
 		case e.rng.IntN(100) < 5:
 			u.reuses = u.reuses || e.rng.IntN(2) == 0
@@ -178,15 +179,19 @@ func (e *engine) setup() {
 		if s.depReuse {
 			x.depFor = map[uint32]*addr{}
 		}
+		x.reuses = true
+		x.main.soft, x.main.hard, x.main.full = 60, 1000, e.wantConsolidate
 		x.deposits.owner, x.cold.owner = x.actor, x.actor
 		e.exchanges = append(e.exchanges, x)
 	}
 	e.mixer = &mixer{actor: e.newActor("mixer-cyclone", labelMixer, roleMixer, kP2WPKH)}
 	e.mixer.reuses = true
+	e.mixer.main.soft, e.mixer.main.hard, e.mixer.main.full = 60, 1000, e.wantConsolidate
 	e.mixer.deposits.owner = e.mixer.actor
 	e.wp = newWhirlpool(e.newActor("whirlpool-coordinator", "", roleCoordinator, kP2WPKH))
 	e.peeler = &peeler{actor: e.newActor("otc-desk", "", rolePeeler, kP2WPKH)}
 	e.peeler.style = 0
+	e.peeler.main.soft, e.peeler.main.hard, e.peeler.main.full = 40, 1000, e.wantConsolidate
 }
 
 func (e *engine) pickPool() *pool {
@@ -298,7 +303,7 @@ func (e *engine) payout(p *pool, cb *utxo) {
 		if e.scen != nil {
 			if need := e.scen.coldNeed(); need > 0 {
 				x := e.exchanges[exchangeDMM]
-				w := min(0.45, float64(need)/float64(cb.value)+0.001)
+				w := min(0.55, float64(need)/float64(cb.value)+0.001)
 				rs = append(rs, share{x.coldAddrNow(e), &x.cold, w})
 				userPart -= w
 			}
@@ -381,7 +386,7 @@ func (e *engine) planMain(i int) {
 			}
 		}
 	}
-	e.consolidations(max(2, b/25))
+	e.consolidations(max(1, b/30))
 	for fails := 0; e.blockBg < b && !e.full() && fails < 50; {
 		if !e.payment() {
 			fails++
@@ -408,7 +413,7 @@ func (e *engine) consolidations(n int) {
 		}
 		ins := slices.Clone(a.main.utxos)
 		slices.SortStableFunc(ins, func(x, y *utxo) int { return cmpInt64(x.value, y.value) })
-		if e.sweep(a, ins[:min(len(ins), 40)], e.recv(a), &a.main, true) != nil {
+		if e.sweep(a, ins[:min(len(ins), 10+e.rng.IntN(40))], e.recv(a), &a.main, true) != nil {
 			n--
 		}
 	}
@@ -432,12 +437,15 @@ func (e *engine) rebalance(x *exchange) {
 	}
 }
 
+// sweepDeposits moves every deposit into the hot wallet, up to 150 per
+// transaction.
 func (e *engine) sweepDeposits(x *exchange) {
-	n := min(len(x.deposits.utxos), 150)
-	if n == 0 {
-		return
+	for len(x.deposits.utxos) > 0 {
+		n := min(len(x.deposits.utxos), 150)
+		if e.sweep(x.actor, slices.Clone(x.deposits.utxos[:n]), x.hotAddr(e), &x.main, true) == nil {
+			return
+		}
 	}
-	e.sweep(x.actor, slices.Clone(x.deposits.utxos[:n]), x.hotAddr(e), &x.main, true)
 }
 
 // withdrawBatch pays 20 to 200 customers from the hot wallet at once.
@@ -479,9 +487,11 @@ func (e *engine) withdrawBatch(x *exchange) {
 
 func (e *engine) mixerOps(i, reps int) {
 	m := e.mixer
-	if i%4 == 0 && len(m.deposits.utxos) > 0 {
+	for i%4 == 0 && len(m.deposits.utxos) > 0 {
 		n := min(len(m.deposits.utxos), 100)
-		e.sweep(m.actor, slices.Clone(m.deposits.utxos[:n]), e.recv(m.actor), &m.main, true)
+		if e.sweep(m.actor, slices.Clone(m.deposits.utxos[:n]), e.recv(m.actor), &m.main, true) == nil {
+			break
+		}
 	}
 	for range reps {
 		if m.main.bal < e.btc(1) {

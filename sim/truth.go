@@ -250,7 +250,7 @@ func (e *engine) tagPack() ([]byte, error) {
 	add(d.payee, labelDMM, "exchange", "", "ownership", true)
 	add(d.look, labelThief, "perpetrator", "service_hack", "", false)
 	for _, x := range e.exchanges[1:4] {
-		add(x.hot, x.label, "exchange", "", "", true)
+		add(x.reuse[1], x.label, "exchange", "", "", true)
 		add(x.coldAddr[1], x.label, "exchange", "", "", true)
 		for _, a := range x.known {
 			add(a, x.label, "exchange", "", "", true)
