@@ -51,6 +51,7 @@ func init() {
 			fs.StringVar(&cfg.Scenario, "scenario", "", "heist scenario: "+strings.Join(sim.Scenarios(), ", ")+" (empty: background traffic only)")
 			fs.Uint64Var(&seed, "seed", 1, "everything is derived from the seed")
 			fs.IntVar(&cfg.Txs, "txs", 0, "background transactions (0: the scenario's default)")
+			fs.IntVar(&cfg.TxsPerBlock, "txs-per-block", 0, "background transactions per block (0: txs/100, within 20..3000)")
 			fs.BoolVar(&cfg.Fast, "fast", false, "skip real signatures (dummy ones of the right size): structurally valid chains for benchmarks only")
 			fs.BoolVar(&cfg.XOR, "xor", false, "obfuscate the blk files with a blocks/xor.dat key (Bitcoin Core ≥ 28)")
 			fs.IntVar(&cfg.Stale, "stale", 0, "add this many stale side blocks (a losing fork)")
