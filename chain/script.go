@@ -161,22 +161,10 @@ func (k AddrKey) Encode(net Network) string {
 	case keySH:
 		return base58.CheckEncode(p, net.Params.ScriptHashAddrID)
 	case keyWitness:
-		ver, prog := p[0], p[1:]
-		conv, err := bech32.ConvertBits(prog, 8, 5, true)
-		if err != nil {
+		if len(p) < 3 || len(p) > 41 {
 			return ""
 		}
-		data := append([]byte{ver}, conv...)
-		var s string
-		if ver == 0 {
-			s, err = bech32.Encode(net.Params.Bech32HRPSegwit, data)
-		} else {
-			s, err = bech32.EncodeM(net.Params.Bech32HRPSegwit, data)
-		}
-		if err != nil {
-			return ""
-		}
-		return s
+		return encodeSegwit(net.Params.Bech32HRPSegwit, p[0], p[1:])
 	case keyMultisig:
 		return MultisigPrefix + hex.EncodeToString(p)
 	case keyNonStandard:
