@@ -43,11 +43,13 @@ query="WITH RECURSIVE r(out) AS (
 ) SELECT count(*) FROM r;"
 pg_count=$(echo "$query" | psql)
 pg_ms=$( (echo '\timing on'; for i in $(seq "$runs"); do echo "$query"; done) | psql | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | sort -g | head -1)
-ct=$("$bin" bench trace --data "$data" --network "$network" --json --runs "$runs" --model poison --min-sats 0 --max-txs 0 --no-stop-at-service --from "$seed")
+ct=$("$bin" bench trace --reach --data "$data" --network "$network" --json --runs "$runs" --from "$seed")
+full=$("$bin" bench trace --data "$data" --network "$network" --json --runs "$runs" --model poison --min-sats 0 --max-txs 0 --no-stop-at-service --from "$seed")
+full_s=$(echo "$full" | sed -n 's/.*"seconds": \([0-9.e-]*\).*/\1/p')
 ct_count=$(echo "$ct" | sed -n 's/.*"outputs": \([0-9]*\).*/\1/p')
 ct_s=$(echo "$ct" | sed -n 's/.*"seconds": \([0-9.e-]*\).*/\1/p')
 pg_s=$(echo "scale=6; $pg_ms / 1000" | bc)
-echo "{\"seed\":\"$seed\",\"outputs_reached_postgres\":$pg_count,\"outputs_reached_cointrail\":$ct_count,\"postgres_seconds\":$pg_s,\"cointrail_seconds\":$ct_s,\"speedup\":$(echo "scale=1; $pg_s / $(printf '%.9f' "$ct_s")" | bc)}"
+echo "{\"seed\":\"$seed\",\"outputs_reached_postgres\":$pg_count,\"outputs_reached_cointrail\":$ct_count,\"postgres_seconds\":$pg_s,\"cointrail_seconds\":$ct_s,\"speedup\":$(echo "scale=1; $pg_s / $(printf '%.9f' "$ct_s")" | bc),\"full_poison_trace_seconds\":$full_s,\"full_trace_speedup\":$(echo "scale=1; $pg_s / $(printf '%.9f' "$full_s")" | bc)}"
 if [[ $pg_count != "$ct_count" ]]; then
 	echo "mismatch: PostgreSQL reached $pg_count outputs, cointrail $ct_count" >&2
 	exit 1
