@@ -17,7 +17,7 @@ type HTMLOptions struct {
 	// Notes are paragraphs shown under the title (e.g. the demo's story).
 	Notes []string
 	// MaxGraphTxs bounds the transactions drawn in the flow graph; the rest
-	// fold into one node (default 60).
+	// fold into one node (default 40).
 	MaxGraphTxs int
 	// MaxRows bounds the rows of the outputs table (default 500).
 	MaxRows int
@@ -29,7 +29,7 @@ type HTMLOptions struct {
 // labelled entities highlighted) and tables of arrivals and outputs.
 func HTML(w io.Writer, rs []*taint.Result, opt HTMLOptions) error {
 	if opt.MaxGraphTxs <= 0 {
-		opt.MaxGraphTxs = 60
+		opt.MaxGraphTxs = 40
 	}
 	if opt.MaxRows <= 0 {
 		opt.MaxRows = 500
@@ -156,7 +156,11 @@ func flowSVG(g *flow) string {
 		sw := 1 + 5*math.Sqrt(float64(e.sat)/float64(maxSat))
 		mx := (x1 + x2) / 2
 		fmt.Fprintf(&b, `<path d="M%d,%d C%d,%d %d,%d %d,%d" fill="none" stroke="#94a3b8" stroke-opacity="0.75" stroke-width="%.1f"><title>%s BTC</title></path>`, x1, y1, mx, y1, mx, y2, x2, y2, sw, BTC(e.sat))
-		fmt.Fprintf(&b, `<text x="%d" y="%d" fill="#475569" text-anchor="middle">%s</text>`, mx, (y1+y2)/2-3, BTC(e.sat))
+		// Label only the edges that carry a visible share, and none of the
+		// folded node's: their labels would pile up unreadably.
+		if e.sat*50 >= maxSat && f.kind != "folded" && t.kind != "folded" {
+			fmt.Fprintf(&b, `<text x="%d" y="%d" fill="#475569" text-anchor="middle" paint-order="stroke" stroke="#fff" stroke-width="3">%s</text>`, mx, (y1+y2)/2-3, BTC(e.sat))
+		}
 	}
 	for _, n := range g.nodes {
 		x, y := pos(n)
