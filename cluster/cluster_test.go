@@ -327,3 +327,25 @@ func TestStatusKeepsSuperclusterSize(t *testing.T) {
 		t.Fatalf("supercluster size %d after update with 9", s.SuperclusterSize)
 	}
 }
+
+// TestCancel: a build cancelled before its first block commits an empty
+// clustering; the next update finishes it as one build would.
+func TestCancel(t *testing.T) {
+	ix, _ := mainnetIndex(t, 0)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	st, err := Build(ctx, ix, Options{}, testLog(t))
+	if !errors.Is(err, context.Canceled) || st == nil || st.Height != -1 || st.Blocks != 0 {
+		t.Fatalf("cancelled build: %+v, %v", st, err)
+	}
+	if _, err := Update(context.Background(), ix, Options{}, testLog(t)); err != nil {
+		t.Fatal(err)
+	}
+	updated := dumpRows(t, ix)
+	if _, err := Build(context.Background(), ix, Options{}, testLog(t)); err != nil {
+		t.Fatal(err)
+	}
+	if full := dumpRows(t, ix); !slices.Equal(full, updated) {
+		t.Fatalf("update after a cancelled build differs from a build: %s", firstDiff(updated, full))
+	}
+}

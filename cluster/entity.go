@@ -83,10 +83,13 @@ func (r *Reader) Entity(ref string, offset, limit int) (*EntityView, error) {
 		return nil, err
 	}
 	o := r.st.opts
+	r.ix.ReadLock() // block times grow with ingest
+	firstTime, lastTime := r.ix.BlockTime(a.First), r.ix.BlockTime(a.Last)
+	r.ix.ReadUnlock()
 	v := &EntityView{Query: strings.TrimSpace(ref), ClusterID: id, ResolvedVia: via, Size: a.Size,
 		Supercluster: a.Size >= o.SuperclusterSize, BalanceSat: a.Balance, ReceivedSat: a.Received,
-		SentSat: a.Received - a.Balance, FirstHeight: a.First, FirstTime: r.ix.BlockTime(a.First),
-		LastHeight: a.Last, LastTime: r.ix.BlockTime(a.Last), AsOf: asOf, Heuristics: o.Change.Names(),
+		SentSat: a.Received - a.Balance, FirstHeight: a.First, FirstTime: firstTime,
+		LastHeight: a.Last, LastTime: lastTime, AsOf: asOf, Heuristics: o.Change.Names(),
 		ClusterTip: r.Tip(), Offset: offset, Limit: limit, Addresses: []string{}}
 	members, err := r.Members(id, offset, limit)
 	if err != nil {

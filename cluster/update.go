@@ -78,7 +78,7 @@ func Build(ctx context.Context, ix *index.Index, opts Options, log *slog.Logger)
 	}
 	b := ix.Store.NewBatch()
 	defer b.Close()
-	b.DeleteRange(key1(0)[:1], []byte{prefix + 1})
+	b.DeleteRange([]byte{prefix}, []byte{prefix + 1})
 	b.Set(key1(kVersion), []byte{schemaVersion})
 	b.Set(key1(kOptions), encodeOptions(opts))
 	b.Set(key1(kTip), tipRec{}.encode())

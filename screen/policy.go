@@ -33,12 +33,20 @@ func (l Level) String() string {
 
 // ParseLevel parses a level name, case-insensitively.
 func ParseLevel(s string) (Level, error) {
+	l, err := parseLevel(s)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrBadInput, err)
+	}
+	return l, nil
+}
+
+func parseLevel(s string) (Level, error) {
 	for i, n := range levelNames {
 		if strings.EqualFold(strings.TrimSpace(s), n) {
 			return Level(i), nil
 		}
 	}
-	return 0, fmt.Errorf("%w: unknown risk level %q (valid: %s)", ErrBadInput, s, strings.Join(levelNames[:], ", "))
+	return 0, fmt.Errorf("unknown risk level %q (valid: %s)", s, strings.Join(levelNames[:], ", "))
 }
 
 // MarshalText makes a Level a JSON/YAML string.
@@ -46,7 +54,7 @@ func (l Level) MarshalText() ([]byte, error) { return []byte(l.String()), nil }
 
 // UnmarshalText parses a level name.
 func (l *Level) UnmarshalText(b []byte) error {
-	v, err := ParseLevel(string(b))
+	v, err := parseLevel(string(b))
 	*l = v
 	return err
 }
@@ -120,6 +128,14 @@ func ParsePolicy(b []byte) (*Policy, error) {
 	}
 	if err := p.Validate(); err != nil {
 		return nil, err
+	}
+	if p.Rules == nil {
+		p.Rules = []Rule{}
+	}
+	for i := range p.Rules {
+		if p.Rules[i].Indirect == nil {
+			p.Rules[i].Indirect = []Threshold{}
+		}
 	}
 	return &p, nil
 }

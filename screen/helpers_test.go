@@ -1,0 +1,156 @@
+package screen
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cointrail/cointrail/chain"
+	"github.com/cointrail/cointrail/cluster"
+	"github.com/cointrail/cointrail/index"
+	"github.com/cointrail/cointrail/labels"
+	"github.com/cointrail/cointrail/sim"
+	"gopkg.in/yaml.v3"
+)
+
+func testLog(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(string(p))
+	return len(p), nil
+}
+
+// The simulator's dmm-2024 chain, generated once per test binary; Fast only
+// skips the elliptic-curve work.
+var fixture struct {
+	once  sync.Once
+	dir   string
+	truth *sim.Truth
+	err   error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if fixture.dir != "" {
+		os.RemoveAll(fixture.dir)
+	}
+	os.Exit(code)
+}
+
+func simChain(t testing.TB) (string, *sim.Truth) {
+	t.Helper()
+	f := &fixture
+	f.once.Do(func() {
+		if f.dir, f.err = os.MkdirTemp("", "screen-sim-"); f.err != nil {
+			return
+		}
+		var res *sim.Result
+		if res, f.err = sim.WriteDir(context.Background(), sim.Config{Scenario: "dmm-2024", Seed: 1, Fast: true}, f.dir, nil); f.err == nil {
+			f.truth = res.Truth
+		}
+	})
+	if f.err != nil {
+		t.Fatal(f.err)
+	}
+	return f.dir, f.truth
+}
+
+// simIndex ingests the chain into a fresh regtest index, imports its
+// labels.yaml and, with clustered, builds the multi-input clustering.
+func simIndex(t testing.TB, clustered bool) (*index.Index, *sim.Truth) {
+	t.Helper()
+	dir, truth := simChain(t)
+	net, err := chain.NetworkByName("regtest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix, err := index.Open(t.TempDir(), net, index.Options{}, testLog(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ix.Close() })
+	ctx := context.Background()
+	if _, err := ix.IngestBlkDir(ctx, filepath.Join(dir, "blocks"), index.IngestOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := labels.Import(ix.Store, net, []string{filepath.Join(dir, "labels.yaml")}, time.Unix(1717113600, 0), testLog(t)); err != nil {
+		t.Fatal(err)
+	}
+	if clustered {
+		if _, err := cluster.Build(ctx, ix, cluster.Options{}, testLog(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ix, truth
+}
+
+// addrID is the id of an address string of the index.
+func addrID(t testing.TB, ix *index.Index, s string) uint32 {
+	t.Helper()
+	id, _, err := ix.ParseAddr(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// received lists the outputs address id a received, from the graph.
+func received(ix *index.Index, a uint32) []uint64 {
+	var outs []uint64
+	for o := range ix.NumOuts() {
+		if ix.OutAddr(o) == a {
+			outs = append(outs, o)
+		}
+	}
+	return outs
+}
+
+// fundedOnlyBy reports whether every input of the tx that created o spends
+// an output of one of the addresses in from.
+func fundedOnlyBy(ix *index.Index, o uint64, from map[uint32]bool) bool {
+	first, n := ix.TxInputs(ix.OutTx(o))
+	if n == 0 {
+		return false
+	}
+	for in := first; in < first+uint64(n); in++ {
+		if !from[ix.OutAddr(ix.InputPrevOut(in))] {
+			return false
+		}
+	}
+	return true
+}
+
+type simTag struct{ address, label string }
+
+// simTags reads the address and label of every tag of labels.yaml.
+func simTags(t testing.TB) []simTag {
+	t.Helper()
+	dir, _ := simChain(t)
+	b, err := os.ReadFile(filepath.Join(dir, "labels.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tp struct {
+		Tags []struct {
+			Address string `yaml:"address"`
+			Label   string `yaml:"label"`
+		} `yaml:"tags"`
+	}
+	if err := yaml.Unmarshal(b, &tp); err != nil {
+		t.Fatal(err)
+	}
+	var out []simTag
+	for _, x := range tp.Tags {
+		out = append(out, simTag{x.Address, x.Label})
+	}
+	return out
+}
