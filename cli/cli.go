@@ -166,6 +166,19 @@ func (g *globals) open(env *Env) (*index.Index, error) {
 	return index.Open(g.data, n, index.Options{}, env.Log)
 }
 
+// withIndex opens the selected network's index, runs fn, and closes it.
+func (g *globals) withIndex(env *Env, fn func(*index.Index) error) error {
+	ix, err := g.open(env)
+	if err != nil {
+		return err
+	}
+	err = fn(ix)
+	if cerr := ix.Close(); cerr != nil && err == nil {
+		err = cerr
+	}
+	return err
+}
+
 // printJSON writes v as indented JSON with a trailing newline.
 func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/cointrail/cointrail/index"
 	"strings"
 
 	"github.com/cointrail/cointrail/cluster"
@@ -41,16 +42,13 @@ func init() {
 			if err != nil {
 				return usagef("%v", err)
 			}
-			ix, err := g.open(env)
-			if err != nil {
-				return err
-			}
-			defer ix.Close()
-			st, err := cluster.Build(ctx, ix, cluster.Options{Change: h, PowerOfTenDigits: p10, SuperclusterSize: uint32(super)}, env.Log)
-			if err != nil {
-				return err
-			}
-			return printStats(env, g, "built", st)
+			return g.withIndex(env, func(ix *index.Index) error {
+				st, err := cluster.Build(ctx, ix, cluster.Options{Change: h, PowerOfTenDigits: p10, SuperclusterSize: uint32(super)}, env.Log)
+				if err != nil {
+					return err
+				}
+				return printStats(env, g, "built", st)
+			})
 		},
 	})
 	register(&command{
@@ -59,24 +57,21 @@ func init() {
 			if err := wantArgs(args, 0, "no arguments"); err != nil {
 				return err
 			}
-			ix, err := g.open(env)
-			if err != nil {
-				return err
-			}
-			defer ix.Close()
-			s, err := cluster.Status(ix)
-			if err != nil {
-				return err
-			}
-			h, err := cluster.ParseHeuristics(strings.Join(s.Heuristics, ","))
-			if err != nil {
-				return err
-			}
-			st, err := cluster.Update(ctx, ix, cluster.Options{Change: h, PowerOfTenDigits: s.PowerOfTenDigits}, env.Log)
-			if err != nil {
-				return err
-			}
-			return printStats(env, g, "updated", st)
+			return g.withIndex(env, func(ix *index.Index) error {
+				s, err := cluster.Status(ix)
+				if err != nil {
+					return err
+				}
+				h, err := cluster.ParseHeuristics(strings.Join(s.Heuristics, ","))
+				if err != nil {
+					return err
+				}
+				st, err := cluster.Update(ctx, ix, cluster.Options{Change: h, PowerOfTenDigits: s.PowerOfTenDigits}, env.Log)
+				if err != nil {
+					return err
+				}
+				return printStats(env, g, "updated", st)
+			})
 		},
 	})
 	var offset, limit int
@@ -90,44 +85,41 @@ func init() {
 			if err := wantArgs(args, 1, "an address or cluster id"); err != nil {
 				return err
 			}
-			ix, err := g.open(env)
-			if err != nil {
-				return err
-			}
-			defer ix.Close()
-			v, err := cluster.Entity(ix, args[0], offset, limit)
-			if err != nil {
-				return err
-			}
-			if g.json {
-				return printJSON(env.Stdout, v)
-			}
-			w := env.Stdout
-			fmt.Fprintf(w, "cluster %d: %d addresses", v.ClusterID, v.Size)
-			if v.Supercluster {
-				fmt.Fprint(w, " (supercluster)")
-			}
-			fmt.Fprintf(w, "\nbalance %s BTC (received %s, sent %s)\nactive blocks %d..%d (%s .. %s)\n", report.BTC(v.BalanceSat), report.BTC(v.ReceivedSat), report.BTC(v.SentSat),
-				v.FirstHeight, v.LastHeight, when(v.FirstTime), when(v.LastTime))
-			if len(v.Entities) > 0 {
-				fmt.Fprintf(w, "entity: %s\n", strings.Join(v.Entities, "; "))
-			}
-			if v.Conflict {
-				fmt.Fprintln(w, "CONFLICT: the cluster-defining labels name different entities — a likely false merge")
-			}
-			for _, l := range v.Labels {
-				fmt.Fprintf(w, "  label %s (%s) on %s, %s\n", l.Label, l.Category, l.Address, l.Source)
-			}
-			for _, l := range v.MemberLabels {
-				fmt.Fprintf(w, "  member label %s (%s) on %s, %s\n", l.Label, l.Category, l.Address, l.Source)
-			}
-			for _, a := range v.Addresses {
-				fmt.Fprintln(w, a)
-			}
-			if shown := v.Offset + len(v.Addresses); uint32(shown) < v.Size {
-				fmt.Fprintf(w, "(%d more: --offset %d)\n", int(v.Size)-shown, shown)
-			}
-			return nil
+			return g.withIndex(env, func(ix *index.Index) error {
+				v, err := cluster.Entity(ix, args[0], offset, limit)
+				if err != nil {
+					return err
+				}
+				if g.json {
+					return printJSON(env.Stdout, v)
+				}
+				w := env.Stdout
+				fmt.Fprintf(w, "cluster %d: %d addresses", v.ClusterID, v.Size)
+				if v.Supercluster {
+					fmt.Fprint(w, " (supercluster)")
+				}
+				fmt.Fprintf(w, "\nbalance %s BTC (received %s, sent %s)\nactive blocks %d..%d (%s .. %s)\n", report.BTC(v.BalanceSat), report.BTC(v.ReceivedSat), report.BTC(v.SentSat),
+					v.FirstHeight, v.LastHeight, when(v.FirstTime), when(v.LastTime))
+				if len(v.Entities) > 0 {
+					fmt.Fprintf(w, "entity: %s\n", strings.Join(v.Entities, "; "))
+				}
+				if v.Conflict {
+					fmt.Fprintln(w, "CONFLICT: the cluster-defining labels name different entities — a likely false merge")
+				}
+				for _, l := range v.Labels {
+					fmt.Fprintf(w, "  label %s (%s) on %s, %s\n", l.Label, l.Category, l.Address, l.Source)
+				}
+				for _, l := range v.MemberLabels {
+					fmt.Fprintf(w, "  member label %s (%s) on %s, %s\n", l.Label, l.Category, l.Address, l.Source)
+				}
+				for _, a := range v.Addresses {
+					fmt.Fprintln(w, a)
+				}
+				if shown := v.Offset + len(v.Addresses); uint32(shown) < v.Size {
+					fmt.Fprintf(w, "(%d more: --offset %d)\n", int(v.Size)-shown, shown)
+				}
+				return nil
+			})
 		},
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/cointrail/cointrail/index"
 	"strconv"
 )
 
@@ -11,41 +12,35 @@ func init() {
 	register(&command{
 		name: "index digest", summary: "print a content hash of the logical index",
 		run: func(ctx context.Context, env *Env, g *globals, fs *flag.FlagSet, args []string) error {
-			ix, err := g.open(env)
-			if err != nil {
-				return err
-			}
-			defer ix.Close()
-			d, err := ix.Digest()
-			if err != nil {
-				return err
-			}
-			if g.json {
-				s := ix.Status()
-				return printJSON(env.Stdout, map[string]any{"digest": d, "tip_height": s.TipHeight, "tip_hash": s.TipHash})
-			}
-			fmt.Fprintln(env.Stdout, d)
-			return nil
+			return g.withIndex(env, func(ix *index.Index) error {
+				d, err := ix.Digest()
+				if err != nil {
+					return err
+				}
+				if g.json {
+					s := ix.Status()
+					return printJSON(env.Stdout, map[string]any{"digest": d, "tip_height": s.TipHeight, "tip_hash": s.TipHash})
+				}
+				fmt.Fprintln(env.Stdout, d)
+				return nil
+			})
 		},
 	})
 	register(&command{
 		name: "index verify", summary: "check the index's invariants (inputs resolve, spent-by symmetric, balances = UTXO total)",
 		run: func(ctx context.Context, env *Env, g *globals, fs *flag.FlagSet, args []string) error {
-			ix, err := g.open(env)
-			if err != nil {
-				return err
-			}
-			defer ix.Close()
-			r, err := ix.Verify(ctx)
-			if err != nil {
-				return err
-			}
-			if g.json {
-				return printJSON(env.Stdout, r)
-			}
-			fmt.Fprintf(env.Stdout, "ok: %d blocks, %d txs, %d outputs, %d inputs, %d addresses, %d history rows; %d UTXOs hold %s = Σ balances\n",
-				r.Blocks, r.Txs, r.Outputs, r.Inputs, r.Addresses, r.HistoryRows, r.UTXOs, btc(r.UTXOSat))
-			return nil
+			return g.withIndex(env, func(ix *index.Index) error {
+				r, err := ix.Verify(ctx)
+				if err != nil {
+					return err
+				}
+				if g.json {
+					return printJSON(env.Stdout, r)
+				}
+				fmt.Fprintf(env.Stdout, "ok: %d blocks, %d txs, %d outputs, %d inputs, %d addresses, %d history rows; %d UTXOs hold %s = Σ balances\n",
+					r.Blocks, r.Txs, r.Outputs, r.Inputs, r.Addresses, r.HistoryRows, r.UTXOs, btc(r.UTXOSat))
+				return nil
+			})
 		},
 	})
 	register(&command{
@@ -58,17 +53,14 @@ func init() {
 			if err != nil || n < -1 {
 				return usagef("height %q: want a number ≥ -1", args[0])
 			}
-			ix, err := g.open(env)
-			if err != nil {
-				return err
-			}
-			defer ix.Close()
-			before := ix.Status().TipHeight
-			if err := ix.Rollback(n, true); err != nil {
-				return err
-			}
-			fmt.Fprintf(env.Stdout, "rolled back from %d to %d\n", before, ix.Status().TipHeight)
-			return nil
+			return g.withIndex(env, func(ix *index.Index) error {
+				before := ix.Status().TipHeight
+				if err := ix.Rollback(n, true); err != nil {
+					return err
+				}
+				fmt.Fprintf(env.Stdout, "rolled back from %d to %d\n", before, ix.Status().TipHeight)
+				return nil
+			})
 		},
 	})
 }
@@ -88,16 +80,13 @@ func init() {
 			if format != "csv" {
 				return usagef("unknown --format %q (want csv)", format)
 			}
-			ix, err := g.open(env)
-			if err != nil {
-				return err
-			}
-			defer ix.Close()
-			if err := ix.ExportCSV(ctx, out); err != nil {
-				return err
-			}
-			fmt.Fprintf(env.Stdout, "wrote %s/txs.csv, outputs.csv, inputs.csv\n", out)
-			return nil
+			return g.withIndex(env, func(ix *index.Index) error {
+				if err := ix.ExportCSV(ctx, out); err != nil {
+					return err
+				}
+				fmt.Fprintf(env.Stdout, "wrote %s/txs.csv, outputs.csv, inputs.csv\n", out)
+				return nil
+			})
 		},
 	})
 }

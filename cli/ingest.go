@@ -46,33 +46,31 @@ func init() {
 			if (blocks == "") == (rpc.url == "") {
 				return usagef("give exactly one of --blocks DIR or --rpc URL")
 			}
-			ix, err := g.open(env)
-			if err != nil {
+			return g.withIndex(env, func(ix *index.Index) error {
+				opt := index.IngestOptions{Progress: ingestProgress(env.Stderr, env.Log, "ingest"), StopAfter: stopAfter, BatchBytes: batchKB << 10}
+				var p index.Progress
+				var err error
+				if blocks != "" {
+					p, err = ix.IngestBlkDir(ctx, blocks, opt)
+				} else {
+					c, cerr := rpc.client(env)
+					if cerr != nil {
+						return cerr
+					}
+					p, err = ix.IngestRPC(ctx, c, opt)
+				}
+				st := ix.Status()
+				if g.json {
+					if jerr := printJSON(env.Stdout, map[string]any{"blocks": p.Blocks, "txs": p.Txs, "bytes": p.Bytes,
+						"seconds": p.Elapsed.Seconds(), "tip_height": st.TipHeight, "tip_hash": st.TipHash}); jerr != nil && err == nil {
+						err = jerr
+					}
+				} else {
+					fmt.Fprintf(env.Stdout, "ingested %d blocks, %d txs (%.1f MB) in %s; tip %d %s\n", p.Blocks, p.Txs,
+						float64(p.Bytes)/1e6, p.Elapsed.Round(time.Millisecond), st.TipHeight, st.TipHash)
+				}
 				return err
-			}
-			defer ix.Close()
-			opt := index.IngestOptions{Progress: ingestProgress(env.Stderr, env.Log, "ingest"), StopAfter: stopAfter, BatchBytes: batchKB << 10}
-			var p index.Progress
-			if blocks != "" {
-				p, err = ix.IngestBlkDir(ctx, blocks, opt)
-			} else {
-				c, cerr := rpc.client(env)
-				if cerr != nil {
-					return cerr
-				}
-				p, err = ix.IngestRPC(ctx, c, opt)
-			}
-			st := ix.Status()
-			if g.json {
-				if jerr := printJSON(env.Stdout, map[string]any{"blocks": p.Blocks, "txs": p.Txs, "bytes": p.Bytes,
-					"seconds": p.Elapsed.Seconds(), "tip_height": st.TipHeight, "tip_hash": st.TipHash}); jerr != nil && err == nil {
-					err = jerr
-				}
-			} else {
-				fmt.Fprintf(env.Stdout, "ingested %d blocks, %d txs (%.1f MB) in %s; tip %d %s\n", p.Blocks, p.Txs,
-					float64(p.Bytes)/1e6, p.Elapsed.Round(time.Millisecond), st.TipHeight, st.TipHash)
-			}
-			return err
+			})
 		},
 	})
 }

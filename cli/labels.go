@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/cointrail/cointrail/index"
 	"text/tabwriter"
 	"time"
 
@@ -17,28 +18,25 @@ func init() {
 			if len(args) == 0 {
 				return usagef("give one or more label files")
 			}
-			ix, err := g.open(env)
-			if err != nil {
-				return err
-			}
-			defer ix.Close()
-			st, err := labels.Import(ix.Store, ix.Net, args, time.Now().UTC(), env.Log)
-			if err != nil {
-				return err
-			}
-			if g.json {
-				return printJSON(env.Stdout, st)
-			}
-			tw := tabwriter.NewWriter(env.Stdout, 2, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "file\tformat\tapplied\tother currency\tother network\tbad address\tduplicate")
-			row := func(name, format string, c labels.Counts) {
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\n", name, format, c.Applied, c.SkippedOtherCurrency, c.SkippedOtherNetwork, c.SkippedBadAddress, c.SkippedDuplicate)
-			}
-			for _, f := range st.Files {
-				row(f.Path, f.Format, f.Counts)
-			}
-			row("total", "", st.Counts)
-			return tw.Flush()
+			return g.withIndex(env, func(ix *index.Index) error {
+				st, err := labels.Import(ix.Store, ix.Net, args, time.Now().UTC(), env.Log)
+				if err != nil {
+					return err
+				}
+				if g.json {
+					return printJSON(env.Stdout, st)
+				}
+				tw := tabwriter.NewWriter(env.Stdout, 2, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "file\tformat\tapplied\tother currency\tother network\tbad address\tduplicate")
+				row := func(name, format string, c labels.Counts) {
+					fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\n", name, format, c.Applied, c.SkippedOtherCurrency, c.SkippedOtherNetwork, c.SkippedBadAddress, c.SkippedDuplicate)
+				}
+				for _, f := range st.Files {
+					row(f.Path, f.Format, f.Counts)
+				}
+				row("total", "", st.Counts)
+				return tw.Flush()
+			})
 		},
 	})
 	var q labels.Query
@@ -56,31 +54,28 @@ func init() {
 			if err := wantArgs(args, 0, "no arguments (use --address, --label, --source, --category)"); err != nil {
 				return err
 			}
-			ix, err := g.open(env)
-			if err != nil {
-				return err
-			}
-			defer ix.Close()
-			ls, err := labels.List(ix.Store, ix.Net, q)
-			if err != nil {
-				return err
-			}
-			if g.json {
-				if ls == nil {
-					ls = []labels.Label{}
+			return g.withIndex(env, func(ix *index.Index) error {
+				ls, err := labels.List(ix.Store, ix.Net, q)
+				if err != nil {
+					return err
 				}
-				return printJSON(env.Stdout, ls)
-			}
-			tw := tabwriter.NewWriter(env.Stdout, 2, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "address\tlabel\tcategory\tconfidence\tsource")
-			for _, l := range ls {
-				subj := l.Address
-				if subj == "" {
-					subj = "tx " + l.TxHash
+				if g.json {
+					if ls == nil {
+						ls = []labels.Label{}
+					}
+					return printJSON(env.Stdout, ls)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", subj, l.Label, l.Category, l.Confidence, l.Source)
-			}
-			return tw.Flush()
+				tw := tabwriter.NewWriter(env.Stdout, 2, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "address\tlabel\tcategory\tconfidence\tsource")
+				for _, l := range ls {
+					subj := l.Address
+					if subj == "" {
+						subj = "tx " + l.TxHash
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", subj, l.Label, l.Category, l.Confidence, l.Source)
+				}
+				return tw.Flush()
+			})
 		},
 	})
 	var source string
@@ -91,17 +86,14 @@ func init() {
 			if source == "" {
 				return usagef("--source is required")
 			}
-			ix, err := g.open(env)
-			if err != nil {
-				return err
-			}
-			defer ix.Close()
-			n, err := labels.Remove(ix.Store, source)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(env.Stdout, "removed %d labels\n", n)
-			return nil
+			return g.withIndex(env, func(ix *index.Index) error {
+				n, err := labels.Remove(ix.Store, source)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(env.Stdout, "removed %d labels\n", n)
+				return nil
+			})
 		},
 	})
 }

@@ -17,44 +17,41 @@ func init() {
 			if err := wantArgs(args, 1, "one TXID"); err != nil {
 				return err
 			}
-			ix, err := g.open(env)
-			if err != nil {
-				return err
-			}
-			defer ix.Close()
-			h, err := index.ParseTxID(args[0])
-			if err != nil {
-				return err
-			}
-			tx, err := ix.FindTx(h)
-			if err != nil {
-				return err
-			}
-			v, err := ix.Tx(tx)
-			if err != nil {
-				return err
-			}
-			if g.json {
-				return printJSON(env.Stdout, v)
-			}
-			w := env.Stdout
-			fmt.Fprintf(w, "tx %s\nblock %d %s (%s), position %d\nfee %s, vsize %d, locktime %d, version %d\n",
-				v.TxID, v.Height, v.BlockHash, unixTime(v.BlockTime), v.Position, btc(v.FeeSat), v.Vsize, v.LockTime, v.Version)
-			tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-			if v.Coinbase {
-				fmt.Fprintln(tw, "inputs:\tcoinbase")
-			}
-			for i, in := range v.Inputs {
-				fmt.Fprintf(tw, "in %d\t%s:%d\t%s\t%s\t%s\n", i, in.PrevTxID, in.PrevVout, btc(in.ValueSat), in.Address, in.ScriptType)
-			}
-			for _, o := range v.Outputs {
-				spent := "unspent"
-				if o.Spent {
-					spent = fmt.Sprintf("spent by %s:%d", o.SpentByTxID, *o.SpentByInput)
+			return g.withIndex(env, func(ix *index.Index) error {
+				h, err := index.ParseTxID(args[0])
+				if err != nil {
+					return err
 				}
-				fmt.Fprintf(tw, "out %d\t%s\t%s\t%s\t%s\n", o.Vout, btc(o.ValueSat), orNone(o.Address), o.ScriptType, spent)
-			}
-			return tw.Flush()
+				tx, err := ix.FindTx(h)
+				if err != nil {
+					return err
+				}
+				v, err := ix.Tx(tx)
+				if err != nil {
+					return err
+				}
+				if g.json {
+					return printJSON(env.Stdout, v)
+				}
+				w := env.Stdout
+				fmt.Fprintf(w, "tx %s\nblock %d %s (%s), position %d\nfee %s, vsize %d, locktime %d, version %d\n",
+					v.TxID, v.Height, v.BlockHash, unixTime(v.BlockTime), v.Position, btc(v.FeeSat), v.Vsize, v.LockTime, v.Version)
+				tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+				if v.Coinbase {
+					fmt.Fprintln(tw, "inputs:\tcoinbase")
+				}
+				for i, in := range v.Inputs {
+					fmt.Fprintf(tw, "in %d\t%s:%d\t%s\t%s\t%s\n", i, in.PrevTxID, in.PrevVout, btc(in.ValueSat), in.Address, in.ScriptType)
+				}
+				for _, o := range v.Outputs {
+					spent := "unspent"
+					if o.Spent {
+						spent = fmt.Sprintf("spent by %s:%d", o.SpentByTxID, *o.SpentByInput)
+					}
+					fmt.Fprintf(tw, "out %d\t%s\t%s\t%s\t%s\n", o.Vout, btc(o.ValueSat), orNone(o.Address), o.ScriptType, spent)
+				}
+				return tw.Flush()
+			})
 		},
 	})
 	var offset, limit int
@@ -68,36 +65,33 @@ func init() {
 			if err := wantArgs(args, 1, "one address"); err != nil {
 				return err
 			}
-			ix, err := g.open(env)
-			if err != nil {
-				return err
-			}
-			defer ix.Close()
-			id, _, err := ix.ParseAddr(args[0])
-			if err != nil {
-				return err
-			}
-			v, err := ix.Address(id, offset, limit)
-			if err != nil {
-				return err
-			}
-			if g.json {
-				return printJSON(env.Stdout, v)
-			}
-			w := env.Stdout
-			fmt.Fprintf(w, "address %s\nreceived %s, sent %s, balance %s\n%d transactions, heights %d..%d\n",
-				v.Address, btc(v.ReceivedSat), btc(v.SentSat), btc(v.BalanceSat), v.TxCount, v.FirstHeight, v.LastHeight)
-			tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-			for _, h := range v.History {
-				fmt.Fprintf(tw, "%d\t%s\t%s\t+%s\t-%s\n", h.Height, unixTime(h.Time), h.TxID, btc(h.ReceivedSat), btc(h.SentSat))
-			}
-			if err := tw.Flush(); err != nil {
-				return err
-			}
-			if shown := offset + len(v.History); shown < v.TxCount {
-				fmt.Fprintf(w, "(%d more: --offset %d)\n", v.TxCount-shown, shown)
-			}
-			return nil
+			return g.withIndex(env, func(ix *index.Index) error {
+				id, _, err := ix.ParseAddr(args[0])
+				if err != nil {
+					return err
+				}
+				v, err := ix.Address(id, offset, limit)
+				if err != nil {
+					return err
+				}
+				if g.json {
+					return printJSON(env.Stdout, v)
+				}
+				w := env.Stdout
+				fmt.Fprintf(w, "address %s\nreceived %s, sent %s, balance %s\n%d transactions, heights %d..%d\n",
+					v.Address, btc(v.ReceivedSat), btc(v.SentSat), btc(v.BalanceSat), v.TxCount, v.FirstHeight, v.LastHeight)
+				tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+				for _, h := range v.History {
+					fmt.Fprintf(tw, "%d\t%s\t%s\t+%s\t-%s\n", h.Height, unixTime(h.Time), h.TxID, btc(h.ReceivedSat), btc(h.SentSat))
+				}
+				if err := tw.Flush(); err != nil {
+					return err
+				}
+				if shown := offset + len(v.History); shown < v.TxCount {
+					fmt.Fprintf(w, "(%d more: --offset %d)\n", v.TxCount-shown, shown)
+				}
+				return nil
+			})
 		},
 	})
 	register(&command{
@@ -106,27 +100,24 @@ func init() {
 			if err := wantArgs(args, 1, "a height or block hash"); err != nil {
 				return err
 			}
-			ix, err := g.open(env)
-			if err != nil {
-				return err
-			}
-			defer ix.Close()
-			h, err := ix.ParseBlockArg(args[0])
-			if err != nil {
-				return err
-			}
-			v, err := ix.Block(h)
-			if err != nil {
-				return err
-			}
-			if g.json {
-				return printJSON(env.Stdout, v)
-			}
-			fmt.Fprintf(env.Stdout, "block %d %s\nprev %s\ntime %s, size %d, %d txs, fees %s\n", v.Height, v.Hash, v.Prev, unixTime(v.Time), v.Size, v.TxCount, btc(v.FeeSat))
-			for _, id := range v.TxIDs {
-				fmt.Fprintln(env.Stdout, id)
-			}
-			return nil
+			return g.withIndex(env, func(ix *index.Index) error {
+				h, err := ix.ParseBlockArg(args[0])
+				if err != nil {
+					return err
+				}
+				v, err := ix.Block(h)
+				if err != nil {
+					return err
+				}
+				if g.json {
+					return printJSON(env.Stdout, v)
+				}
+				fmt.Fprintf(env.Stdout, "block %d %s\nprev %s\ntime %s, size %d, %d txs, fees %s\n", v.Height, v.Hash, v.Prev, unixTime(v.Time), v.Size, v.TxCount, btc(v.FeeSat))
+				for _, id := range v.TxIDs {
+					fmt.Fprintln(env.Stdout, id)
+				}
+				return nil
+			})
 		},
 	})
 	register(&command{
@@ -135,22 +126,19 @@ func init() {
 			if err := wantArgs(args, 0, "no arguments"); err != nil {
 				return err
 			}
-			ix, err := g.open(env)
-			if err != nil {
-				return err
-			}
-			defer ix.Close()
-			s := ix.Status()
-			if g.json {
-				return printJSON(env.Stdout, s)
-			}
-			tip := "empty"
-			if !s.Empty {
-				tip = fmt.Sprintf("%d %s (%s)", s.TipHeight, s.TipHash, unixTime(s.TipTime))
-			}
-			fmt.Fprintf(env.Stdout, "network %s (schema v%d)\ntip %s\n%d txs, %d outputs, %d inputs, %d addresses\nindex size %.1f MB\n",
-				s.Network, s.SchemaVersion, tip, s.Txs, s.Outputs, s.Inputs, s.Addresses, float64(s.DiskBytes)/1e6)
-			return nil
+			return g.withIndex(env, func(ix *index.Index) error {
+				s := ix.Status()
+				if g.json {
+					return printJSON(env.Stdout, s)
+				}
+				tip := "empty"
+				if !s.Empty {
+					tip = fmt.Sprintf("%d %s (%s)", s.TipHeight, s.TipHash, unixTime(s.TipTime))
+				}
+				fmt.Fprintf(env.Stdout, "network %s (schema v%d)\ntip %s\n%d txs, %d outputs, %d inputs, %d addresses\nindex size %.1f MB\n",
+					s.Network, s.SchemaVersion, tip, s.Txs, s.Outputs, s.Inputs, s.Addresses, float64(s.DiskBytes)/1e6)
+				return nil
+			})
 		},
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/cointrail/cointrail/index"
 	"io"
 	"os"
 
@@ -35,50 +36,47 @@ func init() {
 				}
 				opts.Policy = p
 			}
-			ix, err := g.open(env)
-			if err != nil {
-				return err
-			}
-			defer ix.Close()
-			if input != "" {
-				f, err := os.Open(input)
-				if err != nil {
-					return usagef("%v", err)
+			return g.withIndex(env, func(ix *index.Index) error {
+				if input != "" {
+					f, err := os.Open(input)
+					if err != nil {
+						return usagef("%v", err)
+					}
+					defer f.Close()
+					var done, failed int
+					err = writeOut(env, out, func(w io.Writer) error {
+						var err error
+						done, failed, err = screen.ScreenCSV(ctx, ix, f, w, opts, env.Log)
+						return err
+					})
+					if err != nil {
+						return err
+					}
+					env.Log.Info("screened", "rows", done, "failed", failed)
+					return nil
 				}
-				defer f.Close()
-				var done, failed int
-				err = writeOut(env, out, func(w io.Writer) error {
-					var err error
-					done, failed, err = screen.ScreenCSV(ctx, ix, f, w, opts, env.Log)
-					return err
-				})
+				r, err := screen.Screen(ctx, ix, args[0], opts, env.Log)
 				if err != nil {
 					return err
 				}
-				env.Log.Info("screened", "rows", done, "failed", failed)
+				if g.json {
+					return printJSON(env.Stdout, r)
+				}
+				w := env.Stdout
+				fmt.Fprintf(w, "%s %s: risk %s", r.Kind, r.Target, r.Risk)
+				if r.TopCategory != "" {
+					fmt.Fprintf(w, " (%s: %s)", r.TopCategory, r.TopLabel)
+				}
+				fmt.Fprintf(w, "\nscreened %s BTC in %d outputs, %d hops back, at tip %d\n", report.BTC(r.ValueSat), r.Outputs, r.Hops, r.TipHeight)
+				for _, re := range r.Reasons {
+					fmt.Fprintf(w, "  %s %s: %s BTC (%.1f%%) → %s\n", re.Exposure, re.Category, report.BTC(re.Sat), 100*re.Share, re.Level)
+				}
+				for _, n := range r.Notes {
+					fmt.Fprintf(w, "note: %s\n", n)
+				}
+				fmt.Fprintln(w, "(--json for the labels and paths behind it)")
 				return nil
-			}
-			r, err := screen.Screen(ctx, ix, args[0], opts, env.Log)
-			if err != nil {
-				return err
-			}
-			if g.json {
-				return printJSON(env.Stdout, r)
-			}
-			w := env.Stdout
-			fmt.Fprintf(w, "%s %s: risk %s", r.Kind, r.Target, r.Risk)
-			if r.TopCategory != "" {
-				fmt.Fprintf(w, " (%s: %s)", r.TopCategory, r.TopLabel)
-			}
-			fmt.Fprintf(w, "\nscreened %s BTC in %d outputs, %d hops back, at tip %d\n", report.BTC(r.ValueSat), r.Outputs, r.Hops, r.TipHeight)
-			for _, re := range r.Reasons {
-				fmt.Fprintf(w, "  %s %s: %s BTC (%.1f%%) → %s\n", re.Exposure, re.Category, report.BTC(re.Sat), 100*re.Share, re.Level)
-			}
-			for _, n := range r.Notes {
-				fmt.Fprintf(w, "note: %s\n", n)
-			}
-			fmt.Fprintln(w, "(--json for the labels and paths behind it)")
-			return nil
+			})
 		},
 	})
 }

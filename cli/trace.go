@@ -205,17 +205,14 @@ func init() {
 			if _, _, err := f.params(); err != nil {
 				return err
 			}
-			ix, err := g.open(env)
-			if err != nil {
-				return err
-			}
-			defer ix.Close()
-			rs, err := runTrace(ctx, env, ix, f, append(append([]string(nil), f.from...), args...))
-			if err != nil {
-				return err
-			}
-			return writeOut(env, f.out, func(w io.Writer) error {
-				return writeResults(w, rs, f.format, report.HTMLOptions{Title: "cointrail trace " + strings.Join(f.from, " ")})
+			return g.withIndex(env, func(ix *index.Index) error {
+				rs, err := runTrace(ctx, env, ix, f, append(append([]string(nil), f.from...), args...))
+				if err != nil {
+					return err
+				}
+				return writeOut(env, f.out, func(w io.Writer) error {
+					return writeResults(w, rs, f.format, report.HTMLOptions{Title: "cointrail trace " + strings.Join(f.from, " ")})
+				})
 			})
 		},
 	})
