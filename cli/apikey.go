@@ -16,7 +16,7 @@ import (
 // storeBusy explains the likeliest reason the store does not open: Pebble
 // admits one process, and `serve` holds it.
 func storeBusy(err error) error {
-	if errors.Is(err, kv.ErrStore) && strings.Contains(err.Error(), "lock") {
+	if errors.Is(err, kv.ErrStore) && (strings.Contains(err.Error(), "lock") || strings.Contains(err.Error(), "resource temporarily unavailable")) {
 		return fmt.Errorf("%w (is `cointrail serve` running on this data directory? stop it first, or use the API: POST /v1/apikeys, POST /v1/cases)", err)
 	}
 	return err

@@ -28,6 +28,7 @@ func init() {
 		name: "case create", summary: "open a case: seeds traced to the tip now, then followed live by `serve` (run while serve is stopped, or use POST /v1/cases)",
 		usage: "--name NAME [--seed] SEED... [--watch ADDR]...",
 		flags: func(fs *flag.FlagSet) {
+			spec, seeds, watch = server.CaseSpec{}, nil, nil // Main may run in-process more than once
 			fs.StringVar(&spec.Name, "name", "", "case name")
 			fs.Var(&seeds, "seed", "seed: TXID:VOUT, TXID or ADDRESS, optionally @SATS; repeatable (seeds may also follow the flags)")
 			fs.StringVar(&spec.Model, "model", "haircut", "taint model: poison, haircut, fifo, lifo or tiho")

@@ -124,7 +124,8 @@ func init() {
 		name:    "serve",
 		summary: "follow a node live, watch cases, deliver alerts and serve the HTTP API (docs/server.md)",
 		usage:   "--rpc URL [--listen 127.0.0.1:8335] [--config FILE]",
-		flags:   f.register,
+		// Main may run in-process more than once (tests): start from zero.
+		flags: func(fs *flag.FlagSet) { *f = serveFlags{}; f.register(fs) },
 		run: func(ctx context.Context, env *Env, g *globals, fs *flag.FlagSet, args []string) error {
 			if err := wantArgs(args, 0, "no arguments"); err != nil {
 				return err

@@ -25,32 +25,22 @@ import (
 	"github.com/cointrail/cointrail/server"
 )
 
-var (
-	binOnce sync.Once
-	binPath string
-	binErr  error
-)
-
-// cointrailBin builds cmd/cointrail once for the tests that run the binary.
+// cointrailBin builds cmd/cointrail into the test's temporary directory
+// (the crash test needs a real process to kill).
 func cointrailBin(t testing.TB) string {
 	t.Helper()
-	binOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "cointrail-serve-test-")
-		if err != nil {
-			binErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "cointrail")
-		out, err := exec.Command("go", "build", "-o", binPath, "../cmd/cointrail").CombinedOutput()
-		if err != nil {
-			binErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if binErr != nil {
-		t.Fatal(binErr)
+	if p, ok := builtBin[t.Name()]; ok {
+		return p
 	}
-	return binPath
+	p := filepath.Join(t.TempDir(), "cointrail")
+	if out, err := exec.Command("go", "build", "-o", p, "../cmd/cointrail").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	builtBin[t.Name()] = p
+	return p
 }
+
+var builtBin = map[string]string{}
 
 func runBin(t testing.TB, env []string, args ...string) string {
 	t.Helper()
@@ -381,12 +371,72 @@ func TestServeSurvivesSIGKILL(t *testing.T) {
 // TestAPIKeyCreatePrintsKeyLast: other tools take the last word.
 func TestAPIKeyCreatePrintsKeyLast(t *testing.T) {
 	data := t.TempDir()
-	out := strings.Fields(runBin(t, nil, "apikey", "create", "--data", data, "--network", "regtest", "--role", "admin", "--name", "ops"))
+	main := func(args ...string) string {
+		var out, errb bytes.Buffer
+		if code := Main(args, &out, &errb); code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, errb.String())
+		}
+		return out.String()
+	}
+	out := strings.Fields(main("apikey", "create", "--data", data, "--network", "regtest", "--role", "admin", "--name", "ops"))
 	if len(out) == 0 || !strings.HasPrefix(out[len(out)-1], "ct_") || len(out[len(out)-1]) != 46 {
 		t.Fatalf("apikey create printed %q", out)
 	}
-	list := runBin(t, nil, "apikey", "list", "--data", data, "--network", "regtest")
+	list := main("apikey", "list", "--data", data, "--network", "regtest")
 	if !strings.Contains(list, "admin") || !strings.Contains(list, "ops") || strings.Contains(list, out[len(out)-1]) {
 		t.Fatalf("apikey list: %s", list)
+	}
+}
+
+// TestServeCommandLine: the config file and the flags that override it,
+// and every refused command line, each with one line naming the problem.
+func TestServeCommandLine(t *testing.T) {
+	data := t.TempDir()
+	cfg := filepath.Join(t.TempDir(), "serve.yaml")
+	os.WriteFile(cfg, []byte("rpc: {url: \"http://127.0.0.1:1\"}\nreorg_limit: 0\n"), 0o600)
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	base := []string{"--data", data, "--network", "regtest"}
+	cases := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"serve"}, 2, "cointrail serve: server: bad input: no node: give --rpc URL (or rpc.url in the config file)"},
+		{[]string{"serve", "--config", cfg}, 2, "cointrail serve: server: bad input: reorg_limit 0: want 1..10000"},
+		// The flag overrides the file's reorg_limit; the next problem is the port.
+		{[]string{"serve", "--config", cfg, "--reorg-limit", "5", "--listen", busy.Addr().String()}, 1,
+			"cointrail serve: server: bad input: listen on " + busy.Addr().String() + ": listen tcp " + busy.Addr().String() + ": bind: address already in use"},
+		{[]string{"serve", "--rpc", "http://127.0.0.1:1", "--webhook", "http://127.0.0.1:2/h"}, 2, "cointrail serve: --webhook needs --webhook-secret (bodies are signed)"},
+		{[]string{"serve", "--rpc", "http://127.0.0.1:1", "--config", filepath.Join(data, "none.yaml")}, 2,
+			"cointrail serve: server: bad input: config file: open " + filepath.Join(data, "none.yaml") + ": no such file or directory"},
+		{[]string{"case", "create", "--name", "x"}, 2, "cointrail case create: server: bad input: case: no seeds (TXID:VOUT, TXID or ADDRESS, optionally @SATS)"},
+		{[]string{"case", "show", "7"}, 1, "cointrail case show: server: not found: no case 7"},
+		{[]string{"case", "delete", "x"}, 2, `cointrail case delete: case id "x": want a positive integer`},
+		{[]string{"apikey", "create", "--role", "root"}, 2, `cointrail apikey create: server: bad input: role "root": want read or admin`},
+		{[]string{"apikey", "revoke", "abc"}, 1, `cointrail apikey revoke: server: not found: no API key with id "abc"`},
+	}
+	for _, c := range cases {
+		var out, errb bytes.Buffer
+		args := append(append([]string{}, c.args...), base...)
+		if c.args[0] != "serve" {
+			// two-word commands take their flags after both words
+			args = append(append(append([]string{}, c.args[:2]...), base...), c.args[2:]...)
+		} else {
+			args = append(append([]string{"serve"}, base...), c.args[1:]...)
+		}
+		code := Main(args, &out, &errb)
+		var lines []string
+		for _, l := range strings.Split(strings.TrimSpace(errb.String()), "\n") {
+			if strings.HasPrefix(l, "cointrail ") {
+				lines = append(lines, l)
+			}
+		}
+		if code != c.code || len(lines) != 1 || lines[0] != c.want {
+			t.Errorf("%v: exit %d %q\nwant %d %q", c.args, code, lines, c.code, c.want)
+		}
 	}
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs the programs the tests run: btcd and btcctl, pinned, into
-# $(go env GOPATH)/bin. Safe to run again: it does nothing when the pinned
-# version is already there. internal/testnode uses the same version and marker.
+# Installs the programs the tests run, and does nothing for those already
+# there: btcd and btcctl, pinned, into $(go env GOPATH)/bin (internal/testnode
+# uses the same version and marker), and Debian's python3-zmq, which the ZMQ
+# follower test uses to publish blocks the way Bitcoin Core does.
 set -euo pipefail
 
 BTCD_VERSION=v0.24.2
@@ -11,10 +12,16 @@ marker="$bin/.cointrail-btcd-version"
 
 if [[ -x "$bin/btcd" && -x "$bin/btcctl" && -f "$marker" && "$(cat "$marker")" == "$BTCD_VERSION" ]]; then
 	echo "btcd $BTCD_VERSION already installed in $bin"
-	exit 0
+else
+	echo "installing btcd and btcctl $BTCD_VERSION into $bin"
+	go install "github.com/btcsuite/btcd@$BTCD_VERSION" "github.com/btcsuite/btcd/cmd/btcctl@$BTCD_VERSION"
+	echo "$BTCD_VERSION" >"$marker"
+	echo "done: $("$bin/btcd" --version)"
 fi
 
-echo "installing btcd and btcctl $BTCD_VERSION into $bin"
-go install "github.com/btcsuite/btcd@$BTCD_VERSION" "github.com/btcsuite/btcd/cmd/btcctl@$BTCD_VERSION"
-echo "$BTCD_VERSION" >"$marker"
-echo "done: $("$bin/btcd" --version)"
+if /usr/bin/python3 -c 'import zmq' 2>/dev/null; then
+	echo "python3-zmq already installed"
+else
+	echo "installing python3-zmq (Debian)"
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-zmq >/dev/null
+fi

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -43,14 +42,14 @@ type Alert struct {
 	TxID           string        `json:"txid,omitempty"`
 	BlockHeight    *uint32       `json:"block_height,omitempty"`
 	BlockHash      string        `json:"block_hash,omitempty"`
-	AmountSat      int64         `json:"amount_sat"`                // tainted value that moved; for a watch hit without taint, value received
-	ReceivedSat    int64         `json:"received_sat,omitempty"`    // value the case's watched addresses received in the tx
-	FeeTaintSat    int64         `json:"fee_taint_sat,omitempty"`   // taint lost to the fee
-	Label          string        `json:"label,omitempty"`           // the service the most taint arrived at
-	Category       string        `json:"category,omitempty"`        // its category
-	Destinations   []Destination `json:"destinations,omitempty"`    // tainted or watched outputs of the tx
-	Retracts       uint64        `json:"retracts,omitempty"`        // the alert a retraction withdraws
-	Message        string        `json:"message"`                   // one line for humans
+	AmountSat      int64         `json:"amount_sat"`              // tainted value that moved; for a watch hit without taint, value received
+	ReceivedSat    int64         `json:"received_sat,omitempty"`  // value the case's watched addresses received in the tx
+	FeeTaintSat    int64         `json:"fee_taint_sat,omitempty"` // taint lost to the fee
+	Label          string        `json:"label,omitempty"`         // the service the most taint arrived at
+	Category       string        `json:"category,omitempty"`      // its category
+	Destinations   []Destination `json:"destinations,omitempty"`  // tainted or watched outputs of the tx
+	Retracts       uint64        `json:"retracts,omitempty"`      // the alert a retraction withdraws
+	Message        string        `json:"message"`                 // one line for humans
 	CreatedAt      time.Time     `json:"created_at"`
 }
 
@@ -177,7 +176,7 @@ func listAlerts(st kv.Store, q AlertQuery) ([]AlertView, error) {
 	seqOf := func(k []byte) uint64 { return binary.BigEndian.Uint64(k[len(k)-8:]) }
 	if q.Case != 0 {
 		lo = keyU32U64(kCaseAlert, q.Case, q.After+1)
-		hi = keyU32(kCaseAlert, q.Case+1)
+		hi = kv.PrefixEnd(keyU32(kCaseAlert, q.Case))
 	} else {
 		lo = keyU64(kAlert, q.After+1)
 		hi = kv.PrefixEnd(key1(kAlert))
@@ -231,5 +230,3 @@ func ackAlert(st kv.Store, seq uint64, by, note string, now time.Time) (*AlertVi
 	av.Ack = &ack
 	return av, nil
 }
-
-var errStop = errors.New("stop")

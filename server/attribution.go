@@ -41,9 +41,6 @@ func (b *book) Entity(addr uint32) (taint.Entity, bool) {
 	return taint.Entity{}, false
 }
 
-// label returns the service label of addr, if any.
-func (b *book) label(addr uint32) (taint.Entity, bool) { return b.Entity(addr) }
-
 // watchers returns the cases watching addr.
 func (b *book) watchers(addr uint32) []uint32 {
 	if in, ok := b.byID[addr]; ok {

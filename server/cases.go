@@ -217,7 +217,7 @@ type liveOut struct {
 func (l *liveOut) encode() []byte {
 	b := binary.AppendUvarint(nil, uint64(l.taint))
 	b = binary.AppendUvarint(b, uint64(l.hops))
-	b = append(b, byte(l.stop))
+	b = append(b, stopCode(l.stop))
 	b = binary.AppendUvarint(b, uint64(len(l.segs)))
 	for _, s := range l.segs {
 		b = binary.AppendUvarint(b, uint64(s.Start))
@@ -231,7 +231,10 @@ func decodeLiveOut(b []byte) (*liveOut, error) {
 	r := byteReader{b: b}
 	l.taint = int64(r.uvarint())
 	l.hops = uint32(r.uvarint())
-	l.stop = taint.Stop(r.byte())
+	var ok bool
+	if l.stop, ok = stopOfCode(r.byte()); !ok {
+		return nil, fmt.Errorf("%w: tainted output row: unknown stop code", ErrCorrupt)
+	}
 	n := r.uvarint()
 	if n > uint64(len(b)) {
 		return nil, fmt.Errorf("%w: tainted output row: %d segments in %d bytes", ErrCorrupt, n, len(b))
@@ -247,6 +250,27 @@ func decodeLiveOut(b []byte) (*liveOut, error) {
 		return nil, fmt.Errorf("%w: tainted output row does not decode", ErrCorrupt)
 	}
 	return &l, nil
+}
+
+// The stop reasons an unspent tainted output can carry have their own
+// codes in the store, so the stored format does not follow taint.Stop's
+// numbering.
+var stopCodes = []taint.Stop{taint.StopFollowed, taint.StopDust, taint.StopMaxHops, taint.StopCoinJoin}
+
+func stopCode(s taint.Stop) byte {
+	for i, c := range stopCodes {
+		if c == s {
+			return byte(i)
+		}
+	}
+	panic(fmt.Sprintf("server: stop %s cannot be stored", s)) // stopFor returns only these
+}
+
+func stopOfCode(b byte) (taint.Stop, bool) {
+	if int(b) < len(stopCodes) {
+		return stopCodes[b], true
+	}
+	return 0, false
 }
 
 // arrival is taint that reached a labelled service.

@@ -18,11 +18,11 @@ import (
 // is a superset) file fills it, command-line flags override it, and
 // DefaultConfig supplies what neither sets. docs/server.md lists every field.
 type Config struct {
-	Data     string `yaml:"data"`
-	Network  string `yaml:"network"`
-	Listen   string `yaml:"listen"`
-	RPC      RPC    `yaml:"rpc"`
-	ZMQ      ZMQ    `yaml:"zmq"`
+	Data    string `yaml:"data"`
+	Network string `yaml:"network"`
+	Listen  string `yaml:"listen"`
+	RPC     RPC    `yaml:"rpc"`
+	ZMQ     ZMQ    `yaml:"zmq"`
 	// PollInterval is how often the node's best block hash is asked for
 	// (btcd has no ZMQ; with ZMQ it is a fallback and may be slower).
 	PollInterval time.Duration `yaml:"poll_interval"`

@@ -1,0 +1,338 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/cointrail/cointrail/index"
+	"github.com/cointrail/cointrail/taint"
+)
+
+// TraceRequest is the body of POST /v1/trace: the flags of `cointrail
+// trace` as JSON, one model per request.
+type TraceRequest struct {
+	Seeds          []string `json:"seeds"`
+	Model          string   `json:"model,omitempty"`     // default haircut
+	Direction      string   `json:"direction,omitempty"` // default forward
+	MaxHops        int      `json:"max_hops,omitempty"`  // 0: the server's max_hops
+	MaxTxs         int      `json:"max_txs,omitempty"`   // 0: sync_max_txs; above it the trace runs as a job
+	MinSats        *int64   `json:"min_sats,omitempty"`  // default 1000
+	FromHeight     uint32   `json:"from_height,omitempty"`
+	ToHeight       uint32   `json:"to_height,omitempty"`
+	FromTime       int64    `json:"from_time,omitempty"`
+	ToTime         int64    `json:"to_time,omitempty"`
+	SeedFromHeight uint32   `json:"seed_from_height,omitempty"`
+	SeedToHeight   uint32   `json:"seed_to_height,omitempty"`
+	StopAtCoinJoin bool     `json:"stop_at_coinjoin,omitempty"`
+	FeesToCoinbase bool     `json:"fees_to_coinbase,omitempty"`
+	StopAtService  *bool    `json:"stop_at_service,omitempty"` // default true
+	Async          bool     `json:"async,omitempty"`           // run as a job whatever its size
+}
+
+// ParseTraceRequest decodes and checks a trace request against the
+// server's limits and returns the trace parameters. Seeds are resolved
+// later, against the index.
+func ParseTraceRequest(body []byte, lim Limits) (TraceRequest, taint.Params, error) {
+	var q TraceRequest
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&q); err != nil {
+		return q, taint.Params{}, fmt.Errorf("%w: trace: %s", ErrBadInput, jsonError(err))
+	}
+	if dec.More() {
+		return q, taint.Params{}, fmt.Errorf("%w: trace: trailing data after the JSON object", ErrBadInput)
+	}
+	p, err := q.params(lim)
+	return q, p, err
+}
+
+func (q *TraceRequest) params(lim Limits) (taint.Params, error) {
+	bad := func(format string, a ...any) (taint.Params, error) {
+		return taint.Params{}, fmt.Errorf("%w: trace: %s", ErrBadInput, fmt.Sprintf(format, a...))
+	}
+	switch {
+	case len(q.Seeds) == 0:
+		return bad("no seeds (TXID:VOUT, TXID or ADDRESS, optionally @SATS)")
+	case len(q.Seeds) > maxSeeds:
+		return bad("%d seeds, at most %d", len(q.Seeds), maxSeeds)
+	case q.MaxHops < 0 || q.MaxHops > lim.MaxHops:
+		return bad("max_hops %d: this server allows 1..%d (0 means %d)", q.MaxHops, lim.MaxHops, lim.MaxHops)
+	case q.MaxTxs < 0 || q.MaxTxs > lim.JobMaxTxs:
+		return bad("max_txs %d: this server allows 1..%d (0 means %d)", q.MaxTxs, lim.JobMaxTxs, lim.SyncMaxTxs)
+	}
+	for i, s := range q.Seeds {
+		if s == "" || len(s) > maxSeedLen {
+			return bad("seed %d: empty or longer than %d bytes", i, maxSeedLen)
+		}
+	}
+	p := taint.DefaultParams()
+	var err error
+	if q.Model != "" {
+		if p.Model, err = taint.ParseModel(q.Model); err != nil {
+			return p, fmt.Errorf("%w: trace: %w", ErrBadInput, err)
+		}
+	}
+	if q.Direction != "" {
+		if p.Direction, err = taint.ParseDirection(q.Direction); err != nil {
+			return p, fmt.Errorf("%w: trace: %w", ErrBadInput, err)
+		}
+	}
+	p.MaxHops = q.MaxHops
+	if p.MaxHops == 0 {
+		p.MaxHops = lim.MaxHops
+	}
+	p.MaxTxs = q.MaxTxs
+	if p.MaxTxs == 0 {
+		p.MaxTxs = lim.SyncMaxTxs
+	}
+	if q.MinSats != nil {
+		p.MinSats = *q.MinSats
+	}
+	if q.StopAtService != nil {
+		p.StopAtService = *q.StopAtService
+	}
+	p.FromHeight, p.ToHeight, p.FromTime, p.ToTime = q.FromHeight, q.ToHeight, q.FromTime, q.ToTime
+	p.StopAtCoinJoin, p.FeesToCoinbase = q.StopAtCoinJoin, q.FeesToCoinbase
+	if q.SeedToHeight != 0 && q.SeedFromHeight > q.SeedToHeight {
+		return bad("seed_from_height %d is above seed_to_height %d", q.SeedFromHeight, q.SeedToHeight)
+	}
+	// taint validates the rest (window order, min_sats, fees_to_coinbase
+	// backward) when the trace runs; check now so a job fails early.
+	if _, err := taint.Trace(context.Background(), emptyGraph{}, nil, nil, p, nil); err != nil && !isNoSeeds(err) {
+		return p, fmt.Errorf("%w: trace: %w", ErrBadInput, err)
+	}
+	return p, nil
+}
+
+// emptyGraph lets params be validated by taint.Trace itself without an
+// index: with no seeds it fails right after validation.
+type emptyGraph struct{}
+
+func (emptyGraph) NumTxs() uint32                    { return 0 }
+func (emptyGraph) TxOutputs(uint32) (uint64, uint32) { return 0, 0 }
+func (emptyGraph) TxInputs(uint32) (uint64, uint32)  { return 0, 0 }
+func (emptyGraph) InputPrevOut(uint64) uint64        { return 0 }
+func (emptyGraph) OutValue(uint64) int64             { return 0 }
+func (emptyGraph) OutAddr(uint64) uint32             { return 0 }
+func (emptyGraph) OutType(uint64) uint8              { return 0 }
+func (emptyGraph) OutSpender(uint64) uint32          { return taint.NoTx }
+func (emptyGraph) OutTx(uint64) uint32               { return 0 }
+func (emptyGraph) TxHeight(uint32) uint32            { return 0 }
+func (emptyGraph) BlockTime(uint32) int64            { return 0 }
+func (emptyGraph) TxHash(uint32) [32]byte            { return [32]byte{} }
+func (emptyGraph) AddrString(uint32) string          { return "" }
+func (emptyGraph) Tip() (uint32, [32]byte)           { return 0, [32]byte{} }
+
+func isNoSeeds(err error) bool {
+	return errors.Is(err, taint.ErrBadParams) && bytes.HasSuffix([]byte(err.Error()), []byte("no seeds"))
+}
+
+// runTrace resolves the seeds and traces under the chain read lock.
+func (s *Server) runTrace(ctx context.Context, q TraceRequest, p taint.Params) ([]byte, error) {
+	s.e.mu.RLock()
+	defer s.e.mu.RUnlock()
+	w := index.SeedWindow{FromHeight: q.SeedFromHeight, ToHeight: q.SeedToHeight}
+	var seeds []taint.Seed
+	for _, sd := range q.Seeds {
+		outs, err := s.ix.ResolveSeed(sd, w)
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range outs {
+			seeds = append(seeds, taint.Seed{Out: o.Out, Amount: o.Amount})
+		}
+	}
+	res, err := taint.Trace(ctx, index.Graph{Index: s.ix}, s.e.book, seeds, p, s.log)
+	if errors.Is(err, taint.ErrLimit) {
+		return nil, fmt.Errorf("%w: the trace visits more than max_txs=%d transactions; ask for more (up to %d) and it runs as a job", ErrLimit, p.MaxTxs, s.cfg.Limits.JobMaxTxs)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return res.JSON()
+}
+
+func (s *Server) handleTrace(w http.ResponseWriter, r *http.Request, _ *APIKey) error {
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	q, p, err := ParseTraceRequest(body, s.cfg.Limits)
+	if err != nil {
+		return err
+	}
+	if q.Async || p.MaxTxs > s.cfg.Limits.SyncMaxTxs {
+		j, err := s.jobs.start(func(ctx context.Context) ([]byte, error) { return s.runTrace(ctx, q, p) })
+		if err != nil {
+			w.Header().Set("Retry-After", "5")
+			return err
+		}
+		w.Header().Set("Location", "/v1/trace/jobs/"+j.ID)
+		writeJSON(w, http.StatusAccepted, j.view())
+		return nil
+	}
+	out, err := s.runTrace(r.Context(), q, p)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, err = w.Write(append(out, '\n'))
+	return err
+}
+
+func (s *Server) handleTraceJob(w http.ResponseWriter, r *http.Request, _ *APIKey) error {
+	j, ok := s.jobs.get(r.PathValue("id"))
+	if !ok {
+		return fmt.Errorf("%w: no trace job %q (jobs are kept in memory: a restart forgets them)", ErrNotFound, r.PathValue("id"))
+	}
+	writeJSON(w, http.StatusOK, j.view())
+	return nil
+}
+
+func readBody(r *http.Request) ([]byte, error) {
+	var buf bytes.Buffer
+	if _, err := buf.ReadFrom(r.Body); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: reading the request body: %v", ErrBadInput, err)
+	}
+	return buf.Bytes(), nil
+}
+
+// jobs runs large traces in the background, one at a time (each holds the
+// chain read lock, which delays the next block), and keeps the last
+// max_jobs of them in memory.
+type jobs struct {
+	mu     sync.Mutex
+	max    int
+	byID   map[string]*job
+	order  []string
+	run    sync.Mutex // one job traces at a time
+	wg     sync.WaitGroup
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+type job struct {
+	ID       string
+	mu       sync.Mutex
+	state    string // queued, running, done, failed
+	result   json.RawMessage
+	err      error
+	created  time.Time
+	finished time.Time
+}
+
+// JobView is GET /v1/trace/jobs/{id}.
+type JobView struct {
+	ID         string          `json:"id"`
+	State      string          `json:"state"`
+	CreatedAt  time.Time       `json:"created_at"`
+	FinishedAt *time.Time      `json:"finished_at,omitempty"`
+	Error      *APIError       `json:"error,omitempty"`
+	Result     json.RawMessage `json:"result,omitempty"`
+}
+
+var errTooManyJobs = errors.New("server: too many trace jobs")
+
+func newJobs(max int) *jobs {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &jobs{max: max, byID: map[string]*job{}, ctx: ctx, cancel: cancel}
+}
+
+func (js *jobs) start(fn func(context.Context) ([]byte, error)) (*job, error) {
+	js.mu.Lock()
+	defer js.mu.Unlock()
+	if len(js.order) >= js.max {
+		// Forget the oldest finished job; if none has finished, refuse.
+		drop := -1
+		for i, id := range js.order {
+			j := js.byID[id]
+			j.mu.Lock()
+			done := j.state == "done" || j.state == "failed"
+			j.mu.Unlock()
+			if done {
+				drop = i
+				break
+			}
+		}
+		if drop < 0 {
+			return nil, fmt.Errorf("%w: %d trace jobs are queued or running (max_jobs); retry later", errTooManyJobs, len(js.order))
+		}
+		delete(js.byID, js.order[drop])
+		js.order = append(js.order[:drop], js.order[drop+1:]...)
+	}
+	var id [8]byte
+	_, _ = rand.Read(id[:])
+	j := &job{ID: hex.EncodeToString(id[:]), state: "queued", created: time.Now().UTC()}
+	js.byID[j.ID] = j
+	js.order = append(js.order, j.ID)
+	js.wg.Add(1)
+	go func() {
+		defer js.wg.Done()
+		js.run.Lock()
+		defer js.run.Unlock()
+		j.mu.Lock()
+		j.state = "running"
+		j.mu.Unlock()
+		out, err := fn(js.ctx)
+		j.mu.Lock()
+		defer j.mu.Unlock()
+		j.finished = time.Now().UTC()
+		if err != nil {
+			j.state, j.err = "failed", err
+			return
+		}
+		j.state, j.result = "done", out
+	}()
+	return j, nil
+}
+
+func (js *jobs) get(id string) (*job, bool) {
+	js.mu.Lock()
+	defer js.mu.Unlock()
+	j, ok := js.byID[id]
+	return j, ok
+}
+
+func (js *jobs) count() int {
+	js.mu.Lock()
+	defer js.mu.Unlock()
+	return len(js.order)
+}
+
+// cancelAll stops every job and waits for them: none may touch the index
+// after the server returns.
+func (js *jobs) cancelAll() {
+	js.cancel()
+	js.wg.Wait()
+}
+
+func (j *job) view() JobView {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	v := JobView{ID: j.ID, State: j.state, CreatedAt: j.created, Result: j.result}
+	if !j.finished.IsZero() {
+		f := j.finished
+		v.FinishedAt = &f
+	}
+	if j.err != nil {
+		var e APIError
+		e.Error.Status = status(j.err)
+		e.Error.Code = statusCodes[e.Error.Status]
+		e.Error.Message = j.err.Error()
+		v.Error = &e
+	}
+	return v
+}
