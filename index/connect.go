@@ -42,6 +42,12 @@ func (ix *Index) connectLocked(bs []*Block, sync bool) (int, error) {
 		hit("block")
 	}
 	batch.Set(keyTip, t.encode())
+	if sync {
+		// A durable tip must never point past durable column data.
+		if err := ix.syncColumns(); err != nil {
+			return 0, ix.abort(err)
+		}
+	}
 	if err := batch.Commit(sync); err != nil {
 		return 0, ix.abort(err)
 	}

@@ -243,12 +243,19 @@ func (ix *Index) closeColumns() error {
 func (ix *Index) Sync() error {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
+	if err := ix.syncColumns(); err != nil {
+		return err
+	}
+	return ix.Store.Flush()
+}
+
+func (ix *Index) syncColumns() error {
 	for _, c := range append(ix.columns(), ix.txTable.col, ix.addrTable.col) {
 		if err := c.sync(); err != nil {
 			return err
 		}
 	}
-	return ix.Store.Flush()
+	return nil
 }
 
 // Close releases the index.
