@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"github.com/cointrail/cointrail/internal/failpoint"
 
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/cespare/xxhash/v2"
@@ -39,7 +40,7 @@ func (ix *Index) connectLocked(bs []*Block, sync bool) (int, error) {
 		if t, err = ix.connectOne(batch, b, t); err != nil {
 			return i, ix.abort(err)
 		}
-		hit("block")
+		failpoint.Hit("block")
 	}
 	batch.Set(keyTip, t.encode())
 	if sync {
@@ -51,7 +52,7 @@ func (ix *Index) connectLocked(bs []*Block, sync bool) (int, error) {
 	if err := batch.Commit(sync); err != nil {
 		return 0, ix.abort(err)
 	}
-	hit("commit")
+	failpoint.Hit("commit")
 	for _, b := range bs {
 		ix.times = append(ix.times, b.Time)
 	}

@@ -3,6 +3,7 @@ package index
 import (
 	"encoding/binary"
 	"fmt"
+	"github.com/cointrail/cointrail/internal/failpoint"
 )
 
 // Rollback disconnects blocks from the tip until the tip is at height h
@@ -48,7 +49,7 @@ func (ix *Index) Rollback(h int64, sync bool) error {
 	if err := batch.Commit(sync); err != nil {
 		return err
 	}
-	hit("rollback")
+	failpoint.Hit("rollback")
 	ix.tip = nt
 	ix.times = ix.times[:h+1]
 	if err := ix.recover(); err != nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/cointrail/cointrail/internal/failpoint"
 	"log/slog"
 	"math"
 	"slices"
@@ -355,13 +356,13 @@ func (e *engine) processBlock(h uint32) error {
 		t.b.Delete(keyU32(kUndo, h-uint32(e.reorgLimit)))
 	}
 	t.b.Set(key1(kFollower), next.encode())
-	hit("serve-cases")
+	failpoint.Hit("serve-cases")
 	if err := e.commit(t); err != nil {
 		return err
 	}
 	e.follow = next
 	if len(blockAlerts) > 0 {
-		hit("serve-alerts")
+		failpoint.Hit("serve-alerts")
 	}
 	return nil
 }

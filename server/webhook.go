@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/cointrail/cointrail/internal/failpoint"
 	"io"
 	"log/slog"
 	"net/http"
@@ -157,7 +158,7 @@ func (d *deliverer) run(ctx context.Context) {
 		}
 		b := d.st.NewBatch()
 		if err == nil {
-			hit("serve-delivered")
+			failpoint.Hit("serve-delivered")
 			b.Delete(qk)
 			d.m.delivered.Add(1)
 		} else {

@@ -1,0 +1,45 @@
+// Package failpoint lets crash tests kill the process with SIGKILL at an
+// exact moment of a write: COINTRAIL_FAILPOINT=name:n kills it the n-th time
+// the named point is reached. Unset, a point costs one comparison.
+//
+// Points: "block" (index: a block's columns written, its batch not
+// committed), "commit" (index: just after a batch commit), "rollback"
+// (index: rollback committed, columns not yet recovered), "serve-cases" (a
+// block connected, its case batch not committed), "serve-alerts" (a block's
+// alerts committed, not delivered), "serve-delivered" (a webhook accepted an
+// alert, its queue row not yet deleted).
+package failpoint
+
+import (
+	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+)
+
+var armed struct {
+	name string
+	left atomic.Int64
+}
+
+func init() {
+	name, n, ok := strings.Cut(os.Getenv("COINTRAIL_FAILPOINT"), ":")
+	if !ok {
+		return
+	}
+	k, err := strconv.ParseInt(n, 10, 64)
+	if err != nil || k <= 0 {
+		return
+	}
+	armed.name = name
+	armed.left.Store(k)
+}
+
+// Hit marks reaching the point called name.
+func Hit(name string) {
+	if armed.name == name && armed.left.Add(-1) == 0 {
+		syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		select {} // the signal is on its way
+	}
+}
