@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -228,10 +229,17 @@ end
 `, strings.Join(addrs, ","), ep.path, key)
 		script := filepath.Join(b.TempDir(), ep.name+".lua")
 		os.WriteFile(script, []byte(lua), 0o644)
+		heapBefore, rssBefore := settledMemory()
 		out, err := exec.Command(wrk, "-t2", "-c16", "-d"+dur, "--latency", "-s", script, "http://"+ln.Addr().String()).CombinedOutput()
 		if err != nil {
 			b.Fatalf("wrk: %v\n%s", err, out)
 		}
+		// A soak (a long duration) must leave memory where it found it.
+		heapAfter, rssAfter := settledMemory()
+		b.ReportMetric(float64(heapBefore)/1e6, ep.name+"-heap-before-MB")
+		b.ReportMetric(float64(heapAfter)/1e6, ep.name+"-heap-after-MB")
+		b.ReportMetric(float64(rssBefore)/1e6, ep.name+"-rss-before-MB")
+		b.ReportMetric(float64(rssAfter)/1e6, ep.name+"-rss-after-MB")
 		rps := regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`).FindSubmatch(out)
 		p99 := regexp.MustCompile(`\s99%\s+([0-9.]+)(us|ms|s)`).FindSubmatch(out)
 		non2xx := regexp.MustCompile(`Non-2xx or 3xx responses: (\d+)`).FindSubmatch(out)
@@ -249,4 +257,22 @@ end
 		b.ReportMetric(v, ep.name+"-req/s")
 		b.ReportMetric(l, ep.name+"-p99-ms")
 	}
+}
+
+// settledMemory returns the live heap after a collection and the process's
+// resident set.
+func settledMemory() (heap, rss uint64) {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	if b, err := os.ReadFile("/proc/self/status"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "VmRSS:") {
+				var kb uint64
+				fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimPrefix(l, "VmRSS:"), "kB")), &kb)
+				rss = kb * 1024
+			}
+		}
+	}
+	return m.HeapAlloc, rss
 }
