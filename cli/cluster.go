@@ -4,10 +4,10 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"github.com/cointrail/cointrail/index"
 	"strings"
 
 	"github.com/cointrail/cointrail/cluster"
+	"github.com/cointrail/cointrail/index"
 	"github.com/cointrail/cointrail/report"
 )
 

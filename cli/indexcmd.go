@@ -4,8 +4,9 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"github.com/cointrail/cointrail/index"
 	"strconv"
+
+	"github.com/cointrail/cointrail/index"
 )
 
 func init() {

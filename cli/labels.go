@@ -4,10 +4,10 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"github.com/cointrail/cointrail/index"
 	"text/tabwriter"
 	"time"
 
+	"github.com/cointrail/cointrail/index"
 	"github.com/cointrail/cointrail/labels"
 )
 

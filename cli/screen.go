@@ -4,10 +4,10 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"github.com/cointrail/cointrail/index"
 	"io"
 	"os"
 
+	"github.com/cointrail/cointrail/index"
 	"github.com/cointrail/cointrail/report"
 	"github.com/cointrail/cointrail/screen"
 )

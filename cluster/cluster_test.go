@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/cointrail/cointrail/index"
+	"github.com/cointrail/cointrail/internal/testchain"
 )
 
 // checkAgainst verifies the stored clustering of ix row by row against the
@@ -99,7 +100,7 @@ func TestBuildMatchesReference(t *testing.T) {
 	for _, h := range append([]Heuristics{0, allHeuristics}, AllHeuristics()...) {
 		t.Run(h.String(), func(t *testing.T) {
 			opts := Options{Change: h}
-			st, err := Build(context.Background(), ix, opts, testLog(t))
+			st, err := Build(context.Background(), ix, opts, testchain.Log(t))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -132,14 +133,14 @@ func TestIncrementalEqualsBuild(t *testing.T) {
 	opts := Options{Change: ClientChange}
 	ix, blocks := mainnetIndex(t, 1000)
 	commitOps = 1
-	if _, err := Build(ctx, ix, opts, testLog(t)); err != nil {
+	if _, err := Build(ctx, ix, opts, testchain.Log(t)); err != nil {
 		t.Fatal(err)
 	}
 	for _, stop := range []int{1500, 200, 0} {
 		if _, err := ix.IngestBlkDir(ctx, blocks, index.IngestOptions{StopAfter: stop}); err != nil {
 			t.Fatal(err)
 		}
-		st, err := Update(ctx, ix, opts, testLog(t))
+		st, err := Update(ctx, ix, opts, testchain.Log(t))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -147,7 +148,7 @@ func TestIncrementalEqualsBuild(t *testing.T) {
 			t.Fatalf("updated to %d, index tip %d", st.Height, ix.Tip().Height)
 		}
 	}
-	st, err := Update(ctx, ix, opts, testLog(t))
+	st, err := Update(ctx, ix, opts, testchain.Log(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +158,7 @@ func TestIncrementalEqualsBuild(t *testing.T) {
 	incremental := dumpRows(t, ix)
 	checkAgainst(t, ix, reference(t, ix, opts))
 	commitOps = 1 << 20
-	if _, err := Build(ctx, ix, opts, testLog(t)); err != nil {
+	if _, err := Build(ctx, ix, opts, testchain.Log(t)); err != nil {
 		t.Fatal(err)
 	}
 	if full := dumpRows(t, ix); !slices.Equal(full, incremental) {
@@ -179,10 +180,10 @@ func firstDiff(a, b []string) string {
 func TestResidentClusterer(t *testing.T) {
 	ctx := context.Background()
 	ix, blocks := mainnetIndex(t, 2000)
-	if _, err := Build(ctx, ix, Options{}, testLog(t)); err != nil {
+	if _, err := Build(ctx, ix, Options{}, testchain.Log(t)); err != nil {
 		t.Fatal(err)
 	}
-	c, err := Load(ctx, ix, Options{}, testLog(t))
+	c, err := Load(ctx, ix, Options{}, testchain.Log(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +194,7 @@ func TestResidentClusterer(t *testing.T) {
 		t.Fatal(err)
 	}
 	resident := dumpRows(t, ix)
-	if _, err := Build(ctx, ix, Options{}, testLog(t)); err != nil {
+	if _, err := Build(ctx, ix, Options{}, testchain.Log(t)); err != nil {
 		t.Fatal(err)
 	}
 	if full := dumpRows(t, ix); !slices.Equal(full, resident) {
@@ -204,7 +205,7 @@ func TestResidentClusterer(t *testing.T) {
 func TestRollback(t *testing.T) {
 	ctx := context.Background()
 	ix, blocks := mainnetIndex(t, 0)
-	if _, err := Build(ctx, ix, Options{}, testLog(t)); err != nil {
+	if _, err := Build(ctx, ix, Options{}, testchain.Log(t)); err != nil {
 		t.Fatal(err)
 	}
 	before := dumpRows(t, ix)
@@ -212,7 +213,7 @@ func TestRollback(t *testing.T) {
 		t.Fatal(err)
 	}
 	const want = "cluster: rebuild needed: the clustering covers blocks up to height 4312 but the index was rolled back to height 3000; run `cointrail cluster build`"
-	_, err := Update(ctx, ix, Options{}, testLog(t))
+	_, err := Update(ctx, ix, Options{}, testchain.Log(t))
 	if err == nil || err.Error() != want || !errors.Is(err, ErrRebuild) {
 		t.Fatalf("update after rollback: %v", err)
 	}
@@ -223,7 +224,7 @@ func TestRollback(t *testing.T) {
 	if _, err := ix.IngestBlkDir(ctx, blocks, index.IngestOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Update(ctx, ix, Options{}, testLog(t)); err != nil {
+	if _, err := Update(ctx, ix, Options{}, testchain.Log(t)); err != nil {
 		t.Fatal(err)
 	}
 	if after := dumpRows(t, ix); !slices.Equal(after, before) {
@@ -233,7 +234,7 @@ func TestRollback(t *testing.T) {
 	if err := ix.Rollback(3000, true); err != nil {
 		t.Fatal(err)
 	}
-	st, err := Build(ctx, ix, Options{}, testLog(t))
+	st, err := Build(ctx, ix, Options{}, testchain.Log(t))
 	if err != nil || st.Height != 3000 {
 		t.Fatalf("build after rollback: %+v, %v", st, err)
 	}
@@ -334,15 +335,15 @@ func TestCancel(t *testing.T) {
 	ix, _ := mainnetIndex(t, 0)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	st, err := Build(ctx, ix, Options{}, testLog(t))
+	st, err := Build(ctx, ix, Options{}, testchain.Log(t))
 	if !errors.Is(err, context.Canceled) || st == nil || st.Height != -1 || st.Blocks != 0 {
 		t.Fatalf("cancelled build: %+v, %v", st, err)
 	}
-	if _, err := Update(context.Background(), ix, Options{}, testLog(t)); err != nil {
+	if _, err := Update(context.Background(), ix, Options{}, testchain.Log(t)); err != nil {
 		t.Fatal(err)
 	}
 	updated := dumpRows(t, ix)
-	if _, err := Build(context.Background(), ix, Options{}, testLog(t)); err != nil {
+	if _, err := Build(context.Background(), ix, Options{}, testchain.Log(t)); err != nil {
 		t.Fatal(err)
 	}
 	if full := dumpRows(t, ix); !slices.Equal(full, updated) {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/cointrail/cointrail/chain"
 	"github.com/cointrail/cointrail/index"
+	"github.com/cointrail/cointrail/internal/testchain"
 	"github.com/cointrail/cointrail/labels"
 )
 
@@ -24,7 +25,7 @@ import (
 func labelled(t *testing.T) (ix *index.Index, st *Stats, big, second ClusterID, bigMembers []uint32) {
 	t.Helper()
 	ix, _ = mainnetIndex(t, 0)
-	st, err := Build(context.Background(), ix, Options{SuperclusterSize: 40}, testLog(t))
+	st, err := Build(context.Background(), ix, Options{SuperclusterSize: 40}, testchain.Log(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +83,7 @@ tags:
 	if err := os.WriteFile(path, []byte(pack), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := labels.Import(ix.Store, ix.Net, []string{path}, time.Unix(1700000000, 0), testLog(t)); err != nil {
+	if _, err := labels.Import(ix.Store, ix.Net, []string{path}, time.Unix(1700000000, 0), testchain.Log(t)); err != nil {
 		t.Fatal(err)
 	}
 	return ix, st, big, second, bigMembers

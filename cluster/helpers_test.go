@@ -3,26 +3,14 @@ package cluster
 import (
 	"context"
 	"fmt"
-	"github.com/cointrail/cointrail/pattern"
-	"log/slog"
 	"testing"
 
 	"github.com/cointrail/cointrail/chain"
 	"github.com/cointrail/cointrail/index"
 	"github.com/cointrail/cointrail/internal/shareddata"
+	"github.com/cointrail/cointrail/internal/testchain"
+	"github.com/cointrail/cointrail/pattern"
 )
-
-func testLog(t testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-}
-
-type testWriter struct{ t testing.TB }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Helper()
-	w.t.Log(string(p))
-	return len(p), nil
-}
 
 func mainnet(t testing.TB) chain.Network {
 	n, err := chain.NetworkByName("mainnet")
@@ -36,7 +24,7 @@ func mainnet(t testing.TB) chain.Network {
 func mainnetIndex(t testing.TB, stop int) (*index.Index, string) {
 	t.Helper()
 	blocks := shareddata.BlocksDir(t, "blk00000-heights-0-4312.dat")
-	ix, err := index.Open(t.TempDir(), mainnet(t), index.Options{}, testLog(t))
+	ix, err := index.Open(t.TempDir(), mainnet(t), index.Options{}, testchain.Log(t))
 	if err != nil {
 		t.Fatal(err)
 	}

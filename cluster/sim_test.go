@@ -5,53 +5,23 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sync"
 	"testing"
 
 	"github.com/cointrail/cointrail/chain"
 	"github.com/cointrail/cointrail/index"
+	"github.com/cointrail/cointrail/internal/testchain"
 	"github.com/cointrail/cointrail/sim"
 )
 
-// simConfig is the chain the accuracy report and the sim tests use: the
-// dmm-2024 scenario at its default size. Fast only skips the elliptic-curve
-// work; the transaction graph is the same.
-var simConfig = sim.Config{Scenario: "dmm-2024", Seed: 1, Fast: true}
-
-var simFixture struct {
-	once  sync.Once
-	dir   string
-	truth *sim.Truth
-	err   error
-}
+var simConfig = testchain.DMMConfig
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if simFixture.dir != "" {
-		os.RemoveAll(simFixture.dir)
-	}
+	testchain.Cleanup()
 	os.Exit(code)
 }
 
-// simChain generates the simulator chain once per test binary and returns
-// its directory (blocks/, labels.yaml, truth.json) and truth.
-func simChain(t testing.TB) (string, *sim.Truth) {
-	t.Helper()
-	f := &simFixture
-	f.once.Do(func() {
-		if f.dir, f.err = os.MkdirTemp("", "cluster-sim-"); f.err != nil {
-			return
-		}
-		var res *sim.Result
-		if res, f.err = sim.WriteDir(context.Background(), simConfig, f.dir, nil); f.err == nil {
-			f.truth = res.Truth
-		}
-	})
-	if f.err != nil {
-		t.Fatal(f.err)
-	}
-	return f.dir, f.truth
-}
+func simChain(t testing.TB) (string, *sim.Truth) { return testchain.DMM(t) }
 
 // simIndex ingests the simulator chain into a fresh regtest index.
 func simIndex(t testing.TB, stop int) (*index.Index, string, *sim.Truth) {
@@ -61,7 +31,7 @@ func simIndex(t testing.TB, stop int) (*index.Index, string, *sim.Truth) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ix, err := index.Open(t.TempDir(), net, index.Options{}, testLog(t))
+	ix, err := index.Open(t.TempDir(), net, index.Options{}, testchain.Log(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,14 +51,14 @@ func TestSimIncremental(t *testing.T) {
 	opts := Options{Change: ClientChange | OptimalChange}
 	ix, blocks, _ := simIndex(t, 300)
 	commitOps = 1000
-	st0, err := Build(ctx, ix, opts, testLog(t))
+	st0, err := Build(ctx, ix, opts, testchain.Log(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := ix.IngestBlkDir(ctx, blocks, index.IngestOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	st1, err := Update(ctx, ix, opts, testLog(t))
+	st1, err := Update(ctx, ix, opts, testchain.Log(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +68,7 @@ func TestSimIncremental(t *testing.T) {
 	incremental := dumpRows(t, ix)
 	checkAgainst(t, ix, reference(t, ix, opts))
 	commitOps = 1 << 20
-	if _, err := Build(ctx, ix, opts, testLog(t)); err != nil {
+	if _, err := Build(ctx, ix, opts, testchain.Log(t)); err != nil {
 		t.Fatal(err)
 	}
 	if full := dumpRows(t, ix); !slices.Equal(full, incremental) {

@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
-	"github.com/cointrail/cointrail/internal/failpoint"
 
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/cespare/xxhash/v2"
 	"github.com/cointrail/cointrail/chain"
+	"github.com/cointrail/cointrail/internal/failpoint"
 	"github.com/cointrail/cointrail/kv"
 )
 

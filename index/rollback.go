@@ -3,6 +3,7 @@ package index
 import (
 	"encoding/binary"
 	"fmt"
+
 	"github.com/cointrail/cointrail/internal/failpoint"
 )
 

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/cointrail/cointrail/internal/testchain"
 )
 
 func TestScreenCSV(t *testing.T) {
@@ -19,7 +21,7 @@ func TestScreenCSV(t *testing.T) {
 		"1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2", truth.VictimAddress}
 	in := "address,note\n" + strings.Join(targets, ",x\n") + "\n# a comment\n"
 	var out bytes.Buffer
-	done, failed, err := ScreenCSV(ctx, ix, strings.NewReader(in), &out, Options{Hops: 2}, testLog(t))
+	done, failed, err := ScreenCSV(ctx, ix, strings.NewReader(in), &out, Options{Hops: 2}, testchain.Log(t))
 	if err != nil || done != len(targets) || failed != 3 {
 		t.Fatalf("screened %d, failed %d: %v", done, failed, err)
 	}
@@ -30,7 +32,7 @@ func TestScreenCSV(t *testing.T) {
 	if len(rows) != len(targets)+1 || !slices.Equal(rows[0], CSVHeader) {
 		t.Fatalf("rows %q", rows)
 	}
-	s, err := New(ix, Options{Hops: 2}, testLog(t))
+	s, err := New(ix, Options{Hops: 2}, testchain.Log(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,10 +66,10 @@ func TestScreenCSV(t *testing.T) {
 
 	// Without a header every row is a target; a malformed file stops.
 	out.Reset()
-	if done, _, err := ScreenCSV(ctx, ix, strings.NewReader(truth.AttackerAddress+"\n"), &out, Options{}, testLog(t)); err != nil || done != 1 {
+	if done, _, err := ScreenCSV(ctx, ix, strings.NewReader(truth.AttackerAddress+"\n"), &out, Options{}, testchain.Log(t)); err != nil || done != 1 {
 		t.Fatalf("headerless: %d, %v", done, err)
 	}
-	_, _, err = ScreenCSV(ctx, ix, strings.NewReader(truth.AttackerAddress+"\n\"bad\n"), &out, Options{}, testLog(t))
+	_, _, err = ScreenCSV(ctx, ix, strings.NewReader(truth.AttackerAddress+"\n\"bad\n"), &out, Options{}, testchain.Log(t))
 	if !errors.Is(err, ErrBadInput) || err.Error() != `screen: bad input: CSV line 2: extraneous or missing " in quoted-field` {
 		t.Fatalf("malformed CSV: %v", err)
 	}

@@ -2,67 +2,27 @@ package screen
 
 import (
 	"context"
-	"log/slog"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/cointrail/cointrail/chain"
 	"github.com/cointrail/cointrail/cluster"
 	"github.com/cointrail/cointrail/index"
+	"github.com/cointrail/cointrail/internal/testchain"
 	"github.com/cointrail/cointrail/labels"
 	"github.com/cointrail/cointrail/sim"
 	"gopkg.in/yaml.v3"
 )
 
-func testLog(t testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-}
-
-type testWriter struct{ t testing.TB }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Helper()
-	w.t.Log(string(p))
-	return len(p), nil
-}
-
-// The simulator's dmm-2024 chain, generated once per test binary; Fast only
-// skips the elliptic-curve work.
-var fixture struct {
-	once  sync.Once
-	dir   string
-	truth *sim.Truth
-	err   error
-}
-
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if fixture.dir != "" {
-		os.RemoveAll(fixture.dir)
-	}
+	testchain.Cleanup()
 	os.Exit(code)
 }
 
-func simChain(t testing.TB) (string, *sim.Truth) {
-	t.Helper()
-	f := &fixture
-	f.once.Do(func() {
-		if f.dir, f.err = os.MkdirTemp("", "screen-sim-"); f.err != nil {
-			return
-		}
-		var res *sim.Result
-		if res, f.err = sim.WriteDir(context.Background(), sim.Config{Scenario: "dmm-2024", Seed: 1, Fast: true}, f.dir, nil); f.err == nil {
-			f.truth = res.Truth
-		}
-	})
-	if f.err != nil {
-		t.Fatal(f.err)
-	}
-	return f.dir, f.truth
-}
+func simChain(t testing.TB) (string, *sim.Truth) { return testchain.DMM(t) }
 
 // simIndex ingests the chain into a fresh regtest index, imports its
 // labels.yaml and, with clustered, builds the multi-input clustering.
@@ -73,7 +33,7 @@ func simIndex(t testing.TB, clustered bool) (*index.Index, *sim.Truth) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ix, err := index.Open(t.TempDir(), net, index.Options{}, testLog(t))
+	ix, err := index.Open(t.TempDir(), net, index.Options{}, testchain.Log(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,11 +42,11 @@ func simIndex(t testing.TB, clustered bool) (*index.Index, *sim.Truth) {
 	if _, err := ix.IngestBlkDir(ctx, filepath.Join(dir, "blocks"), index.IngestOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := labels.Import(ix.Store, net, []string{filepath.Join(dir, "labels.yaml")}, time.Unix(1717113600, 0), testLog(t)); err != nil {
+	if _, err := labels.Import(ix.Store, net, []string{filepath.Join(dir, "labels.yaml")}, time.Unix(1717113600, 0), testchain.Log(t)); err != nil {
 		t.Fatal(err)
 	}
 	if clustered {
-		if _, err := cluster.Build(ctx, ix, cluster.Options{}, testLog(t)); err != nil {
+		if _, err := cluster.Build(ctx, ix, cluster.Options{}, testchain.Log(t)); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/cointrail/cointrail/chain"
 	"github.com/cointrail/cointrail/cluster"
 	"github.com/cointrail/cointrail/index"
+	"github.com/cointrail/cointrail/internal/testchain"
 	"github.com/cointrail/cointrail/sim"
 )
 
@@ -74,7 +75,7 @@ func TestIndirectExposure(t *testing.T) {
 	if len(hop1) == 0 || len(hop2) == 0 {
 		t.Fatalf("the sim chain has %d addresses one hop and %d two hops from the thief", len(hop1), len(hop2))
 	}
-	s, err := New(ix, Options{Hops: 1}, testLog(t))
+	s, err := New(ix, Options{Hops: 1}, testchain.Log(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +107,7 @@ func TestIndirectExposure(t *testing.T) {
 		}
 	}
 	// Two hops away: nothing within one hop, all of it within two.
-	s2, err := New(ix, Options{Hops: 2}, testLog(t))
+	s2, err := New(ix, Options{Hops: 2}, testchain.Log(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +138,7 @@ func TestIndirectExposure(t *testing.T) {
 func TestDirectExposure(t *testing.T) {
 	ix, truth := simIndex(t, true)
 	ctx := context.Background()
-	rep, err := Screen(ctx, ix, truth.AttackerAddress, Options{}, testLog(t))
+	rep, err := Screen(ctx, ix, truth.AttackerAddress, Options{}, testchain.Log(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +191,7 @@ func TestDirectExposure(t *testing.T) {
 	if member == "" {
 		t.Fatal("no unlabelled member of a labelled cluster")
 	}
-	rep, err = Screen(ctx, ix, member, Options{}, testLog(t))
+	rep, err = Screen(ctx, ix, member, Options{}, testchain.Log(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +205,7 @@ func TestDirectExposure(t *testing.T) {
 	}
 	// Without a clustering, labels stay on their addresses.
 	ix2, _ := simIndex(t, false)
-	rep, err = Screen(ctx, ix2, member, Options{}, testLog(t))
+	rep, err = Screen(ctx, ix2, member, Options{}, testchain.Log(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,7 +240,7 @@ func truthLabelledAll(t *testing.T, ix *index.Index) []uint32 {
 
 func TestTxTarget(t *testing.T) {
 	ix, truth := simIndex(t, true)
-	rep, err := Screen(context.Background(), ix, truth.TheftTxid, Options{Hops: 1}, testLog(t))
+	rep, err := Screen(context.Background(), ix, truth.TheftTxid, Options{Hops: 1}, testchain.Log(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,7 +268,7 @@ func TestTxTarget(t *testing.T) {
 	}
 	// Two hops back reaches where the victim's coins came from; the hop-1
 	// exposure is unchanged because a labelled source ends the walk.
-	rep2, err := Screen(context.Background(), ix, truth.TheftTxid, Options{Hops: 2}, testLog(t))
+	rep2, err := Screen(context.Background(), ix, truth.TheftTxid, Options{Hops: 2}, testchain.Log(t))
 	if err != nil || rep2.Indirect.Sat != spent {
 		t.Fatalf("theft tx, 2 hops: %+v, %v", rep2, err)
 	}
@@ -296,13 +297,13 @@ func TestBadInput(t *testing.T) {
 		{"x", Options{Policy: &Policy{Rules: []Rule{{Categories: []string{"scam"}}, {Categories: []string{"Scam"}}}}}, ErrBadInput,
 			`screen: bad input: category "scam" is in policy rules 1 and 2`},
 	} {
-		_, err := Screen(context.Background(), ix, tc.target, tc.opts, testLog(t))
+		_, err := Screen(context.Background(), ix, tc.target, tc.opts, testchain.Log(t))
 		if !errors.Is(err, tc.is) || err.Error() != tc.want {
 			t.Errorf("%q:\n got %v\nwant %s", tc.target, err, tc.want)
 		}
 	}
 	// An address never paid is no error: it has its labels and nothing else.
-	rep, err := Screen(context.Background(), ix, "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080", Options{}, testLog(t))
+	rep, err := Screen(context.Background(), ix, "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080", Options{}, testchain.Log(t))
 	if err != nil || rep.ValueSat != 0 || rep.Risk != None || !slices.Contains(rep.Notes, "the address has no transactions in the index") {
 		t.Fatalf("unseen address: %+v, %v", rep, err)
 	}
@@ -316,7 +317,7 @@ func TestExposureProperties(t *testing.T) {
 	ctx := context.Background()
 	var ss []*Screener
 	for h := 1; h <= 3; h++ {
-		s, err := New(ix, Options{Hops: h, MaxSources: 1 << 20}, testLog(t))
+		s, err := New(ix, Options{Hops: h, MaxSources: 1 << 20}, testchain.Log(t))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -9,7 +9,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"github.com/cointrail/cointrail/internal/failpoint"
 	"io"
 	"log/slog"
 	"net/http"
@@ -17,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cointrail/cointrail/internal/failpoint"
 	"github.com/cointrail/cointrail/kv"
 )
 
