@@ -86,3 +86,23 @@ func TestDemo(t *testing.T) {
 		t.Fatal("re-running the demo's trace gives different bytes than trace.json")
 	}
 }
+
+// TestIngestForeignChainRefused: blocks that do not extend the index's
+// chain are refused with one line naming the tip, and the index is kept.
+func TestIngestForeignChainRefused(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	mustRun(t, "sim", "--txs", "200", "--seed", "1", "--out", a)
+	mustRun(t, "sim", "--txs", "200", "--seed", "2", "--out", b)
+	data := filepath.Join(dir, "data")
+	mustRun(t, "ingest", "--data", data, "--network", "regtest", "--blocks", filepath.Join(a, "blocks"))
+	before := mustRun(t, "index", "digest", "--data", data, "--network", "regtest")
+	_, stderr, err := run(t, nil, "ingest", "--data", data, "--network", "regtest", "--blocks", filepath.Join(b, "blocks"))
+	if err == nil || !strings.Contains(stderr, "cointrail ingest: index: block does not extend the tip: the index tip ") ||
+		!strings.Contains(stderr, "is not on the best chain of "+filepath.Join(b, "blocks")) {
+		t.Fatalf("want a refusal naming the tip and the directory, got %v: %s", err, stderr)
+	}
+	if after := mustRun(t, "index", "digest", "--data", data, "--network", "regtest"); after != before {
+		t.Fatal("the refused ingest changed the index")
+	}
+}
