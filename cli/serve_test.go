@@ -421,7 +421,7 @@ func TestServeCommandLine(t *testing.T) {
 	}
 	for _, c := range cases {
 		var out, errb bytes.Buffer
-		args := append(append([]string{}, c.args...), base...)
+		var args []string
 		if c.args[0] != "serve" {
 			// two-word commands take their flags after both words
 			args = append(append(append([]string{}, c.args[:2]...), base...), c.args[2:]...)

@@ -19,13 +19,6 @@ func BTC(sat int64) string {
 	return fmt.Sprintf("%s%d.%08d", sign, sat/100_000_000, sat%100_000_000)
 }
 
-func pct(part, whole int64) string {
-	if whole == 0 {
-		return "-"
-	}
-	return fmt.Sprintf("%.1f%%", 100*float64(part)/float64(whole))
-}
-
 func when(unix int64) string {
 	if unix == 0 {
 		return "-"

@@ -59,12 +59,6 @@ func (w *wallet) take(u *utxo) {
 	u.w = nil
 }
 
-func (w *wallet) takeAll(us []*utxo) {
-	for _, u := range us {
-		u.w.take(u)
-	}
-}
-
 // role is what an actor does in the economy.
 type role uint8
 
