@@ -5,7 +5,6 @@ import (
 	"sort"
 
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
-	"github.com/cointrail/cointrail/chain"
 )
 
 // The accessors below read the column mappings directly; they are the
@@ -137,6 +136,3 @@ func (ix *Index) TipHeightHash() (uint32, [32]byte) { return ix.tip.Height, ix.t
 
 // TxIDString renders a txid in display (reversed) order.
 func TxIDString(h [32]byte) string { return chainhash.Hash(h).String() }
-
-// ScriptTypeOf is OutType as a chain.ScriptType.
-func (ix *Index) ScriptTypeOf(o uint64) chain.ScriptType { return chain.ScriptType(ix.OutType(o)) }
