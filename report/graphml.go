@@ -25,13 +25,13 @@ func GraphML(w io.Writer, rs []*taint.Result) error {
 	}
 	for _, r := range rs {
 		g := buildFlow(r, 0)
-		fmt.Fprintf(w, "  <graph id=%q edgedefault=\"directed\">\n    <data key=\"model\">%s</data>\n", r.Model.String(), r.Model.String())
+		fmt.Fprintf(w, "  <graph id=\"%s\" edgedefault=\"directed\">\n    <data key=\"model\">%s</data>\n", r.Model.String(), r.Model.String())
 		for _, n := range g.nodes {
-			fmt.Fprintf(w, "    <node id=%q><data key=\"kind\">%s</data><data key=\"label\">%s</data><data key=\"category\">%s</data><data key=\"taint_sat\">%d</data><data key=\"address\">%s</data></node>\n",
-				n.id, n.kind, esc(n.label), esc(n.category), n.taint, esc(n.address))
+			fmt.Fprintf(w, "    <node id=\"%s\"><data key=\"kind\">%s</data><data key=\"label\">%s</data><data key=\"category\">%s</data><data key=\"taint_sat\">%d</data><data key=\"address\">%s</data></node>\n",
+				esc(n.id), n.kind, esc(n.label), esc(n.category), n.taint, esc(n.address))
 		}
 		for i, e := range g.edges {
-			fmt.Fprintf(w, "    <edge id=\"e%d\" source=%q target=%q><data key=\"sat\">%d</data></edge>\n", i, e.from, e.to, e.sat)
+			fmt.Fprintf(w, "    <edge id=\"e%d\" source=\"%s\" target=\"%s\"><data key=\"sat\">%d</data></edge>\n", i, esc(e.from), esc(e.to), e.sat)
 		}
 		fmt.Fprintln(w, "  </graph>")
 	}

@@ -1,0 +1,137 @@
+package report
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/xml"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/cointrail/cointrail/taint"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// results traces a small hand-built theft under two models: a coinbase
+// pays a thief, who splits, peels and pays an exchange; part stays unspent.
+func results(t *testing.T) []*taint.Result {
+	t.Helper()
+	g := taint.NewMemGraph()
+	must := func(tx uint32, err error) uint32 {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tx
+	}
+	cb := g.AddBlock(1717129200, taint.MemOut{Value: 50_0000_0000, Addr: 1})
+	g.AddBlock(1717129800)
+	split := must(g.AddTx([]uint64{g.Out(cb, 0)}, taint.MemOut{Value: 30_0000_0000, Addr: 2}, taint.MemOut{Value: 19_9999_0000, Addr: 3}))
+	peel := must(g.AddTx([]uint64{g.Out(split, 0)}, taint.MemOut{Value: 5_0000_0000, Addr: 4}, taint.MemOut{Value: 24_9998_0000, Addr: 5}))
+	must(g.AddTx([]uint64{g.Out(peel, 1)}, taint.MemOut{Value: 24_9997_0000, Addr: 6}))
+	for a, s := range map[uint32]string{1: "bc1qcoinbase", 2: "bc1qthief", 3: "bc1qstash", 4: "bc1qexchange", 5: "bc1qchange", 6: "bc1qcold"} {
+		g.SetAddrString(a, s)
+	}
+	attr := taint.MemAttribution{4: {Label: "Exchange <X> & Co", Category: "exchange"}}
+	p := taint.DefaultParams()
+	p.MinSats = 0
+	rs, err := taint.TraceModels(context.Background(), g, attr, []taint.Seed{{Out: g.Out(cb, 0)}}, p, []taint.Model{taint.Haircut, taint.FIFO}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rs
+}
+
+func render(t *testing.T, f func(*bytes.Buffer) error) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if err := f(&b); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func TestTextGolden(t *testing.T) {
+	got := render(t, func(b *bytes.Buffer) error { return Text(b, results(t)) })
+	path := filepath.Join("testdata", "trace.txt")
+	if *update {
+		os.WriteFile(path, got, 0o644)
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("text report differs from %s (go test -run TextGolden -update to accept):\n%s", path, got)
+	}
+}
+
+func TestCSV(t *testing.T) {
+	rs := results(t)
+	rows, err := csv.NewReader(bytes.NewReader(render(t, func(b *bytes.Buffer) error { return CSV(b, rs) }))).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(rows[0], ",") != strings.Join(CSVHeader, ",") || len(rows) != 1+len(rs[0].Outputs)+len(rs[1].Outputs) {
+		t.Fatalf("%d rows, header %v", len(rows), rows[0])
+	}
+}
+
+func TestGraphMLIsWellFormed(t *testing.T) {
+	rs := results(t)
+	var doc struct {
+		Graphs []struct {
+			ID    string `xml:"id,attr"`
+			Nodes []struct {
+				ID string `xml:"id,attr"`
+			} `xml:"node"`
+			Edges []struct {
+				Source string `xml:"source,attr"`
+				Target string `xml:"target,attr"`
+			} `xml:"edge"`
+		} `xml:"graph"`
+	}
+	if err := xml.Unmarshal(render(t, func(b *bytes.Buffer) error { return GraphML(b, rs) }), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Graphs) != 2 || doc.Graphs[0].ID != "haircut" {
+		t.Fatalf("graphs %+v", doc.Graphs)
+	}
+	for _, g := range doc.Graphs {
+		ids := map[string]bool{}
+		for _, n := range g.Nodes {
+			ids[n.ID] = true
+		}
+		if !ids["entity:Exchange <X> & Co"] || !ids["unspent"] || len(g.Edges) == 0 {
+			t.Fatalf("graph %s: nodes %v", g.ID, ids)
+		}
+		for _, e := range g.Edges {
+			if !ids[e.Source] || !ids[e.Target] {
+				t.Fatalf("graph %s: edge %s→%s to a missing node", g.ID, e.Source, e.Target)
+			}
+		}
+	}
+}
+
+func TestHTMLSelfContainedAndDeterministic(t *testing.T) {
+	rs := results(t)
+	a := render(t, func(b *bytes.Buffer) error { return HTML(b, rs, HTMLOptions{Title: "t"}) })
+	b := render(t, func(b *bytes.Buffer) error { return HTML(b, rs, HTMLOptions{Title: "t"}) })
+	if !bytes.Equal(a, b) {
+		t.Fatal("two renderings differ")
+	}
+	s := string(a)
+	for _, bad := range []string{"<script", " src=", "href=\"http", "url(http"} {
+		if strings.Contains(s, bad) {
+			t.Fatalf("HTML loads something from outside (%q)", bad)
+		}
+	}
+	// The label is escaped, the graph is drawn, both models are there.
+	if !strings.Contains(s, "Exchange &lt;X&gt; &amp; Co") || strings.Count(s, "<svg") != 2 || !strings.Contains(s, "Model: fifo") {
+		t.Fatal("HTML lacks the escaped label, the two graphs or the fifo section")
+	}
+}
