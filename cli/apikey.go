@@ -2,25 +2,14 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
-	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/cointrail/cointrail/kv"
+	"github.com/cointrail/cointrail/index"
 	"github.com/cointrail/cointrail/server"
 )
-
-// storeBusy explains the likeliest reason the store does not open: Pebble
-// admits one process, and `serve` holds it.
-func storeBusy(err error) error {
-	if errors.Is(err, kv.ErrStore) && (strings.Contains(err.Error(), "lock") || strings.Contains(err.Error(), "resource temporarily unavailable")) {
-		return fmt.Errorf("%w (is `cointrail serve` running on this data directory? stop it first, or use the API: POST /v1/apikeys, POST /v1/cases)", err)
-	}
-	return err
-}
 
 func init() {
 	var role, name string
@@ -39,20 +28,17 @@ func init() {
 			if err != nil {
 				return usagef("%v", err)
 			}
-			ix, err := g.open(env)
-			if err != nil {
-				return storeBusy(err)
-			}
-			defer ix.Close()
-			key, rec, err := server.CreateAPIKey(ix.Store, r, name, time.Now())
-			if err != nil {
-				return err
-			}
-			if g.json {
-				return printJSON(env.Stdout, server.CreatedKey{APIKey: rec, Key: key})
-			}
-			fmt.Fprintf(env.Stdout, "created %s API key %s; it is shown only now: %s\n", rec.Role, rec.ID, key)
-			return nil
+			return g.withIndex(env, func(ix *index.Index) error {
+				key, rec, err := server.CreateAPIKey(ix.Store, r, name, time.Now())
+				if err != nil {
+					return err
+				}
+				if g.json {
+					return printJSON(env.Stdout, server.CreatedKey{APIKey: rec, Key: key})
+				}
+				fmt.Fprintf(env.Stdout, "created %s API key %s; it is shown only now: %s\n", rec.Role, rec.ID, key)
+				return nil
+			})
 		},
 	})
 	register(&command{
@@ -61,24 +47,21 @@ func init() {
 			if err := wantArgs(args, 0, "no arguments"); err != nil {
 				return err
 			}
-			ix, err := g.open(env)
-			if err != nil {
-				return storeBusy(err)
-			}
-			defer ix.Close()
-			ks, err := server.ListAPIKeys(ix.Store)
-			if err != nil {
-				return err
-			}
-			if g.json {
-				return printJSON(env.Stdout, ks)
-			}
-			tw := tabwriter.NewWriter(env.Stdout, 2, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "id\trole\tcreated\tname")
-			for _, k := range ks {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.ID, k.Role, k.CreatedAt.Format(time.RFC3339), k.Name)
-			}
-			return tw.Flush()
+			return g.withIndex(env, func(ix *index.Index) error {
+				ks, err := server.ListAPIKeys(ix.Store)
+				if err != nil {
+					return err
+				}
+				if g.json {
+					return printJSON(env.Stdout, ks)
+				}
+				tw := tabwriter.NewWriter(env.Stdout, 2, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "id\trole\tcreated\tname")
+				for _, k := range ks {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.ID, k.Role, k.CreatedAt.Format(time.RFC3339), k.Name)
+				}
+				return tw.Flush()
+			})
 		},
 	})
 	register(&command{
@@ -87,16 +70,13 @@ func init() {
 			if err := wantArgs(args, 1, "one key id"); err != nil {
 				return err
 			}
-			ix, err := g.open(env)
-			if err != nil {
-				return storeBusy(err)
-			}
-			defer ix.Close()
-			if err := server.RevokeAPIKey(ix.Store, args[0]); err != nil {
-				return err
-			}
-			fmt.Fprintf(env.Stdout, "revoked API key %s\n", args[0])
-			return nil
+			return g.withIndex(env, func(ix *index.Index) error {
+				if err := server.RevokeAPIKey(ix.Store, args[0]); err != nil {
+					return err
+				}
+				fmt.Fprintf(env.Stdout, "revoked API key %s\n", args[0])
+				return nil
+			})
 		},
 	})
 }

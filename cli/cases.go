@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"text/tabwriter"
 
+	"github.com/cointrail/cointrail/index"
 	"github.com/cointrail/cointrail/server"
 )
 
@@ -47,28 +48,25 @@ func init() {
 			stop := !noStopAtService
 			spec.StopAtService = &stop
 			spec.SeedFromHeight, spec.SeedToHeight = uint32(seedFrom), uint32(seedTo)
-			ix, err := g.open(env)
-			if err != nil {
-				return storeBusy(err)
-			}
-			defer ix.Close()
-			if err := spec.Check(ix.Net); err != nil {
-				return usagef("%v", err)
-			}
-			cs, err := server.OpenCases(ix, env.Log)
-			if err != nil {
-				return err
-			}
-			v, err := cs.Create(ctx, spec)
-			if err != nil {
-				return err
-			}
-			if g.json {
-				return printJSON(env.Stdout, v)
-			}
-			fmt.Fprintf(env.Stdout, "created case %d %q (%s) at height %d: %s traced, %s unspent on %d outputs, %s arrived at services\n",
-				v.ID, v.Name, v.Model, v.AsOfHeight, btc(v.Summary.TracedSat), btc(v.Summary.UnspentSat), v.Summary.UnspentOutputs, btc(v.Summary.ArrivedSat))
-			return nil
+			return g.withIndex(env, func(ix *index.Index) error {
+				if err := spec.Check(ix.Net); err != nil {
+					return usagef("%v", err)
+				}
+				cs, err := server.OpenCases(ix, env.Log)
+				if err != nil {
+					return err
+				}
+				v, err := cs.Create(ctx, spec)
+				if err != nil {
+					return err
+				}
+				if g.json {
+					return printJSON(env.Stdout, v)
+				}
+				fmt.Fprintf(env.Stdout, "created case %d %q (%s) at height %d: %s traced, %s unspent on %d outputs, %s arrived at services\n",
+					v.ID, v.Name, v.Model, v.AsOfHeight, btc(v.Summary.TracedSat), btc(v.Summary.UnspentSat), v.Summary.UnspentOutputs, btc(v.Summary.ArrivedSat))
+				return nil
+			})
 		},
 	})
 	register(&command{
@@ -77,33 +75,30 @@ func init() {
 			if err := wantArgs(args, 0, "no arguments"); err != nil {
 				return err
 			}
-			ix, err := g.open(env)
-			if err != nil {
-				return storeBusy(err)
-			}
-			defer ix.Close()
-			cs, err := server.OpenCases(ix, env.Log)
-			if err != nil {
-				return err
-			}
-			vs := cs.List()
-			if g.json {
-				return printJSON(env.Stdout, vs)
-			}
-			tw := tabwriter.NewWriter(env.Stdout, 2, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "id\tname\tmodel\ttraced\tunspent\tarrived\twatching\tstatus")
-			for _, v := range vs {
-				st := "following"
-				switch {
-				case v.Error != "":
-					st = "stopped: " + v.Error
-				case v.Rebuild:
-					st = "rebuild pending"
+			return g.withIndex(env, func(ix *index.Index) error {
+				cs, err := server.OpenCases(ix, env.Log)
+				if err != nil {
+					return err
 				}
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", v.ID, v.Name, v.Model, btc(v.Summary.TracedSat), btc(v.Summary.UnspentSat),
-					btc(v.Summary.ArrivedSat), len(v.Watch), st)
-			}
-			return tw.Flush()
+				vs := cs.List()
+				if g.json {
+					return printJSON(env.Stdout, vs)
+				}
+				tw := tabwriter.NewWriter(env.Stdout, 2, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "id\tname\tmodel\ttraced\tunspent\tarrived\twatching\tstatus")
+				for _, v := range vs {
+					st := "following"
+					switch {
+					case v.Error != "":
+						st = "stopped: " + v.Error
+					case v.Rebuild:
+						st = "rebuild pending"
+					}
+					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", v.ID, v.Name, v.Model, btc(v.Summary.TracedSat), btc(v.Summary.UnspentSat),
+						btc(v.Summary.ArrivedSat), len(v.Watch), st)
+				}
+				return tw.Flush()
+			})
 		},
 	})
 	var offset, limit int
@@ -124,39 +119,36 @@ func init() {
 			if limit < 1 || offset < 0 {
 				return usagef("--limit must be positive and --offset not negative")
 			}
-			ix, err := g.open(env)
-			if err != nil {
-				return storeBusy(err)
-			}
-			defer ix.Close()
-			cs, err := server.OpenCases(ix, env.Log)
-			if err != nil {
-				return err
-			}
-			v, err := cs.Get(id)
-			if err != nil {
-				return err
-			}
-			fv, err := cs.Funds(id, offset, limit)
-			if err != nil {
-				return err
-			}
-			if g.json {
-				return printJSON(env.Stdout, map[string]any{"case": v, "funds": fv})
-			}
-			w := env.Stdout
-			fmt.Fprintf(w, "case %d %q, model %s, traced at height %d\nseeds: %v\nwatching: %v\n", v.ID, v.Name, v.Model, v.AsOfHeight, v.Seeds, v.Watch)
-			s := v.Summary
-			fmt.Fprintf(w, "traced %s: unspent %s on %d outputs, arrived %s, fees %s, dust %s, stopped %s\n",
-				btc(s.TracedSat), btc(s.UnspentSat), s.UnspentOutputs, btc(s.ArrivedSat), btc(s.FeeSat), btc(s.DustSat), btc(s.StoppedSat))
-			tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-			for _, a := range fv.Arrivals {
-				fmt.Fprintf(tw, "arrived\t%s:%d\t%s\t%s\t%s (%s)\n", a.TxID, a.Vout, a.Address, btc(a.TaintSat), a.Label, a.Category)
-			}
-			for _, o := range fv.Unspent {
-				fmt.Fprintf(tw, "unspent\t%s:%d\t%s\t%s\t%s\n", o.TxID, o.Vout, o.Address, btc(o.TaintSat), o.Status)
-			}
-			return tw.Flush()
+			return g.withIndex(env, func(ix *index.Index) error {
+				cs, err := server.OpenCases(ix, env.Log)
+				if err != nil {
+					return err
+				}
+				v, err := cs.Get(id)
+				if err != nil {
+					return err
+				}
+				fv, err := cs.Funds(id, offset, limit)
+				if err != nil {
+					return err
+				}
+				if g.json {
+					return printJSON(env.Stdout, map[string]any{"case": v, "funds": fv})
+				}
+				w := env.Stdout
+				fmt.Fprintf(w, "case %d %q, model %s, traced at height %d\nseeds: %v\nwatching: %v\n", v.ID, v.Name, v.Model, v.AsOfHeight, v.Seeds, v.Watch)
+				s := v.Summary
+				fmt.Fprintf(w, "traced %s: unspent %s on %d outputs, arrived %s, fees %s, dust %s, stopped %s\n",
+					btc(s.TracedSat), btc(s.UnspentSat), s.UnspentOutputs, btc(s.ArrivedSat), btc(s.FeeSat), btc(s.DustSat), btc(s.StoppedSat))
+				tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+				for _, a := range fv.Arrivals {
+					fmt.Fprintf(tw, "arrived\t%s:%d\t%s\t%s\t%s (%s)\n", a.TxID, a.Vout, a.Address, btc(a.TaintSat), a.Label, a.Category)
+				}
+				for _, o := range fv.Unspent {
+					fmt.Fprintf(tw, "unspent\t%s:%d\t%s\t%s\t%s\n", o.TxID, o.Vout, o.Address, btc(o.TaintSat), o.Status)
+				}
+				return tw.Flush()
+			})
 		},
 	})
 	register(&command{
@@ -169,20 +161,17 @@ func init() {
 			if err != nil {
 				return err
 			}
-			ix, err := g.open(env)
-			if err != nil {
-				return storeBusy(err)
-			}
-			defer ix.Close()
-			cs, err := server.OpenCases(ix, env.Log)
-			if err != nil {
-				return err
-			}
-			if err := cs.Delete(id); err != nil {
-				return err
-			}
-			fmt.Fprintf(env.Stdout, "deleted case %d\n", id)
-			return nil
+			return g.withIndex(env, func(ix *index.Index) error {
+				cs, err := server.OpenCases(ix, env.Log)
+				if err != nil {
+					return err
+				}
+				if err := cs.Delete(id); err != nil {
+					return err
+				}
+				fmt.Fprintf(env.Stdout, "deleted case %d\n", id)
+				return nil
+			})
 		},
 	})
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/cointrail/cointrail/chain"
 	"github.com/cointrail/cointrail/index"
+	"github.com/cointrail/cointrail/kv"
 )
 
 // Env is what a command runs with.
@@ -163,7 +164,11 @@ func (g *globals) open(env *Env) (*index.Index, error) {
 	if err != nil {
 		return nil, err
 	}
-	return index.Open(g.data, n, index.Options{}, env.Log)
+	ix, err := index.Open(g.data, n, index.Options{}, env.Log)
+	if errors.Is(err, kv.ErrStore) && (strings.Contains(err.Error(), "lock") || strings.Contains(err.Error(), "resource temporarily unavailable")) {
+		return nil, fmt.Errorf("%w (another cointrail process has this data directory open — is `cointrail serve` running? stop it first, or use its API: POST /v1/apikeys, POST /v1/cases)", err)
+	}
+	return ix, err
 }
 
 // withIndex opens the selected network's index, runs fn, and closes it.

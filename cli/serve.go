@@ -143,7 +143,7 @@ func init() {
 			}
 			ix, err := index.Open(cfg.Data, n, index.Options{}, log)
 			if err != nil {
-				return storeBusy(err)
+				return err
 			}
 			defer ix.Close()
 			s, err := server.New(cfg, ix, log)
