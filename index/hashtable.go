@@ -7,10 +7,12 @@ import (
 )
 
 // hashTable maps keys (txids, address keys) to dense ids with open
-// addressing and linear probing over a memory-mapped file of u32 slots
-// (0 = empty, else id+1). Keys are not stored: a slot's candidate is checked
-// against the column that holds the key, and ids at or beyond the committed
-// count are ignored. So entries of a batch that never committed, or of
+// addressing and linear probing over a memory-mapped file of 8-byte slots:
+// id+1 (u32, 0 = empty) and a fingerprint (the hash's top 32 bits). Keys are
+// not stored: a candidate whose fingerprint matches is checked against the
+// column that holds the key — the fingerprint spares nearly every such
+// check, each a cache miss — and ids at or beyond the committed count are
+// ignored. So entries of a batch that never committed, or of
 // blocks rolled back, are harmless leftovers, and nothing is ever deleted.
 // The table doubles when half full, rebuilt from the columns into a new
 // file that replaces the old one atomically.
@@ -25,8 +27,8 @@ const minTableSlots = 1 << 16
 func openHashTable(path string) (*hashTable, error) {
 	fi, err := os.Stat(path)
 	slots := uint64(minTableSlots)
-	if err == nil && fi.Size() >= minTableSlots*4 {
-		slots = uint64(fi.Size() / 4)
+	if err == nil && fi.Size() >= minTableSlots*slotSize {
+		slots = uint64(fi.Size() / slotSize)
 	}
 	if slots&(slots-1) != 0 {
 		return nil, fmt.Errorf("%w: %s: %d slots is not a power of two", ErrCorrupt, path, slots)
@@ -35,12 +37,12 @@ func openHashTable(path string) (*hashTable, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: open %s: %v", ErrCorrupt, path, err)
 	}
-	if err := f.Truncate(int64(slots * 4)); err != nil {
+	if err := f.Truncate(int64(slots * slotSize)); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("%w: size %s: %v", ErrCorrupt, path, err)
 	}
 	f.Close()
-	c, err := openColumn(path, 4, slots, false)
+	c, err := openColumn(path, slotSize, slots, false)
 	if err != nil {
 		return nil, err
 	}
@@ -53,26 +55,32 @@ func openHashTable(path string) (*hashTable, error) {
 	return t, nil
 }
 
-func (t *hashTable) slot(i uint64) uint32 { return binary.LittleEndian.Uint32(t.col.data[i*4:]) }
+const slotSize = 8
 
-// probe calls match for each candidate id of hash h until it returns true
-// or an empty slot ends the chain.
+func (t *hashTable) slot(i uint64) uint64 { return binary.LittleEndian.Uint64(t.col.data[i*slotSize:]) }
+
+// probe calls match for each candidate id of hash h (those with its
+// fingerprint) until it returns true or an empty slot ends the chain.
 func (t *hashTable) probe(h uint64, match func(id uint32) bool) {
 	mask := t.col.n - 1
+	fp := uint32(h >> 32)
 	for i := h & mask; ; i = (i + 1) & mask {
 		s := t.slot(i)
-		if s == 0 || match(s-1) {
+		if s == 0 {
+			return
+		}
+		if uint32(s>>32) == fp && match(uint32(s)-1) {
 			return
 		}
 	}
 }
 
-// insert adds id under hash h; grow must be called first when needed.
+// insert adds id under hash h; full must be checked first.
 func (t *hashTable) insert(h uint64, id uint32) {
 	mask := t.col.n - 1
 	for i := h & mask; ; i = (i + 1) & mask {
 		if t.slot(i) == 0 {
-			binary.LittleEndian.PutUint32(t.col.data[i*4:], id+1)
+			binary.LittleEndian.PutUint64(t.col.data[i*slotSize:], uint64(id+1)|h>>32<<32)
 			t.used++
 			return
 		}
@@ -95,12 +103,12 @@ func (t *hashTable) rebuild(first, n uint64, hash func(id uint32) uint64) error 
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
-	if err := f.Truncate(int64(slots * 4)); err != nil {
+	if err := f.Truncate(int64(slots * slotSize)); err != nil {
 		f.Close()
 		return fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
 	f.Close()
-	c, err := openColumn(tmp, 4, slots, false)
+	c, err := openColumn(tmp, slotSize, slots, false)
 	if err != nil {
 		return err
 	}

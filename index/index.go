@@ -14,7 +14,7 @@ import (
 )
 
 // SchemaVersion is the on-disk format version (SCHEMA.md). Bump it on any change.
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 // NoTx marks an unspent output's spender.
 const NoTx = ^uint32(0)
