@@ -3,15 +3,10 @@ package attrib
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"testing"
-	"time"
 
-	"github.com/cointrail/cointrail/chain"
 	"github.com/cointrail/cointrail/cluster"
-	"github.com/cointrail/cointrail/index"
 	"github.com/cointrail/cointrail/internal/testchain"
-	"github.com/cointrail/cointrail/labels"
 )
 
 func TestMain(m *testing.M) {
@@ -34,20 +29,8 @@ func TestIsService(t *testing.T) {
 // cluster-defining label, and not before; own labels always count, and
 // non-service labels never stop a trace.
 func TestClusterDefinedServices(t *testing.T) {
-	dir, truth := testchain.DMM(t)
-	net, _ := chain.NetworkByName("regtest")
+	ix, _, truth := testchain.DMMIndex(t, 0, true)
 	log := testchain.Log(t)
-	ix, err := index.Open(t.TempDir(), net, index.Options{}, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ix.Close()
-	if _, err := ix.IngestBlkDir(context.Background(), filepath.Join(dir, "blocks"), index.IngestOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := labels.Import(ix.Store, ix.Net, []string{filepath.Join(dir, "labels.yaml")}, time.Unix(0, 0), log); err != nil {
-		t.Fatal(err)
-	}
 	before, err := Build(ix, nil)
 	if err != nil {
 		t.Fatal(err)

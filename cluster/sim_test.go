@@ -7,7 +7,6 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/cointrail/cointrail/chain"
 	"github.com/cointrail/cointrail/index"
 	"github.com/cointrail/cointrail/internal/testchain"
 	"github.com/cointrail/cointrail/sim"
@@ -21,26 +20,12 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func simChain(t testing.TB) (string, *sim.Truth) { return testchain.DMM(t) }
-
-// simIndex ingests the simulator chain into a fresh regtest index.
+// simIndex ingests the simulator chain (its first stop blocks; 0 = all)
+// into a fresh regtest index.
 func simIndex(t testing.TB, stop int) (*index.Index, string, *sim.Truth) {
 	t.Helper()
-	dir, truth := simChain(t)
-	net, err := chain.NetworkByName("regtest")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ix, err := index.Open(t.TempDir(), net, index.Options{}, testchain.Log(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ix.Close() })
-	blocks := filepath.Join(dir, "blocks")
-	if _, err := ix.IngestBlkDir(context.Background(), blocks, index.IngestOptions{StopAfter: stop}); err != nil {
-		t.Fatal(err)
-	}
-	return ix, blocks, truth
+	ix, dir, truth := testchain.DMMIndex(t, stop, false)
+	return ix, filepath.Join(dir, "blocks"), truth
 }
 
 // TestSimIncremental repeats the incremental-equals-build property on the

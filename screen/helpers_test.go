@@ -5,13 +5,10 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
-	"github.com/cointrail/cointrail/chain"
 	"github.com/cointrail/cointrail/cluster"
 	"github.com/cointrail/cointrail/index"
 	"github.com/cointrail/cointrail/internal/testchain"
-	"github.com/cointrail/cointrail/labels"
 	"github.com/cointrail/cointrail/sim"
 	"gopkg.in/yaml.v3"
 )
@@ -28,25 +25,9 @@ func simChain(t testing.TB) (string, *sim.Truth) { return testchain.DMM(t) }
 // labels.yaml and, with clustered, builds the multi-input clustering.
 func simIndex(t testing.TB, clustered bool) (*index.Index, *sim.Truth) {
 	t.Helper()
-	dir, truth := simChain(t)
-	net, err := chain.NetworkByName("regtest")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ix, err := index.Open(t.TempDir(), net, index.Options{}, testchain.Log(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ix.Close() })
-	ctx := context.Background()
-	if _, err := ix.IngestBlkDir(ctx, filepath.Join(dir, "blocks"), index.IngestOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := labels.Import(ix.Store, net, []string{filepath.Join(dir, "labels.yaml")}, time.Unix(1717113600, 0), testchain.Log(t)); err != nil {
-		t.Fatal(err)
-	}
+	ix, _, truth := testchain.DMMIndex(t, 0, true)
 	if clustered {
-		if _, err := cluster.Build(ctx, ix, cluster.Options{}, testchain.Log(t)); err != nil {
+		if _, err := cluster.Build(context.Background(), ix, cluster.Options{}, testchain.Log(t)); err != nil {
 			t.Fatal(err)
 		}
 	}

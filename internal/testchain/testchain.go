@@ -7,9 +7,14 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/cointrail/cointrail/chain"
+	"github.com/cointrail/cointrail/index"
+	"github.com/cointrail/cointrail/labels"
 	"github.com/cointrail/cointrail/sim"
 )
 
@@ -61,4 +66,31 @@ func Cleanup() {
 	if dmm.dir != "" {
 		os.RemoveAll(dmm.dir)
 	}
+}
+
+// DMMIndex ingests the DMM chain (its first stop blocks; 0 = all) into a
+// fresh regtest index closed when t ends, and with labels imports its
+// labels.yaml. It returns the index, the chain's directory and its truth.
+func DMMIndex(t testing.TB, stop int, labelled bool) (*index.Index, string, *sim.Truth) {
+	t.Helper()
+	dir, truth := DMM(t)
+	net, err := chain.NetworkByName("regtest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := Log(t)
+	ix, err := index.Open(t.TempDir(), net, index.Options{}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ix.Close() })
+	if _, err := ix.IngestBlkDir(context.Background(), filepath.Join(dir, "blocks"), index.IngestOptions{StopAfter: stop}); err != nil {
+		t.Fatal(err)
+	}
+	if labelled {
+		if _, err := labels.Import(ix.Store, net, []string{filepath.Join(dir, "labels.yaml")}, time.Unix(1717113600, 0), log); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ix, dir, truth
 }
