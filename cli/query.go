@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cointrail/cointrail/index"
+	"github.com/cointrail/cointrail/report"
 )
 
 func init() {
@@ -145,14 +146,8 @@ func init() {
 
 func unixTime(t uint32) string { return time.Unix(int64(t), 0).UTC().Format("2006-01-02 15:04:05Z") }
 
-// btc renders satoshis as BTC with 8 decimals, exactly.
-func btc(sat int64) string {
-	sign := ""
-	if sat < 0 {
-		sign, sat = "-", -sat
-	}
-	return fmt.Sprintf("%s%d.%08d BTC", sign, sat/100_000_000, sat%100_000_000)
-}
+// btc renders satoshis as BTC with 8 decimals, exactly, and the unit.
+func btc(sat int64) string { return report.BTC(sat) + " BTC" }
 
 func orNone(s string) string {
 	if s == "" {
