@@ -76,9 +76,16 @@ func Open(dataDir string, net chain.Network, _ Options, log *slog.Logger) (*Inde
 		st.Close()
 		return nil, err
 	}
-	if err := ix.openColumns(); err != nil {
-		st.Close()
-		return nil, err
+	// An interrupted bulk install must finish before the columns open: their
+	// recovery would cut the installed files back to the empty tip (BULK.md).
+	if opened, err := ix.resumeBulkInstall(); err != nil || !opened {
+		if err == nil {
+			err = ix.openColumns()
+		}
+		if err != nil {
+			st.Close()
+			return nil, err
+		}
 	}
 	if err := ix.loadTimes(); err != nil {
 		ix.Close()

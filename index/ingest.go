@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
 	"sync"
 	"time"
 
+	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/cointrail/cointrail/chain"
 )
 
@@ -18,6 +20,12 @@ type Progress struct {
 	Bytes          int64 // raw block bytes connected in this run
 	Elapsed        time.Duration
 	Done           bool
+	// Bulk builds only: the phase (1..Phases) with its own progress, and the
+	// estimated time left for the whole build.
+	Phase, Phases         int
+	PhaseName             string
+	PhaseDone, PhaseTotal int64
+	ETA                   time.Duration
 }
 
 // IngestOptions tune ingest.
@@ -33,6 +41,37 @@ type IngestOptions struct {
 	Sync bool
 	// StopAfter stops after this many blocks (0: no limit); for tests and benchmarks.
 	StopAfter int
+	// Mode chooses the builder: ModeAuto (default: bulk for a large build
+	// into an empty index, block by block otherwise), ModeBulk or ModeBlocks.
+	Mode Mode
+	// MemoryBytes is the bulk build's memory budget (default DefaultMemory()).
+	MemoryBytes int64
+}
+
+// Mode selects how ingest builds the index.
+type Mode int
+
+const (
+	ModeAuto Mode = iota
+	ModeBulk
+	ModeBlocks
+)
+
+// BulkMinBytes is the raw block bytes from which ModeAuto picks the bulk
+// build for an empty index: below it the block-by-block path is as fast.
+const BulkMinBytes = 256 << 20
+
+// ParseMode reads a --mode value.
+func ParseMode(s string) (Mode, error) {
+	switch s {
+	case "", "auto":
+		return ModeAuto, nil
+	case "bulk":
+		return ModeBulk, nil
+	case "blocks":
+		return ModeBlocks, nil
+	}
+	return 0, fmt.Errorf("%w: --mode %q: want auto, bulk or blocks", ErrBadInput, s)
 }
 
 // rawBlock is a block as a source yields it.
@@ -45,13 +84,80 @@ type rawBlock struct {
 // and connects them. produce must send blocks in height order and stop when
 // ctx is done.
 func (ix *Index) ingest(ctx context.Context, target int64, opt IngestOptions, produce func(ctx context.Context, out chan<- rawBlock) error) (Progress, error) {
-	workers := opt.Workers
-	if workers <= 0 {
-		workers = runtime.NumCPU()
-	}
 	batchBytes := opt.BatchBytes
 	if batchBytes <= 0 {
 		batchBytes = 4 << 20
+	}
+	start := time.Now()
+	tip := ix.Tip()
+	p := Progress{Height: int64(tip.Height), Target: target}
+	if tip.Empty {
+		p.Height = -1
+	}
+	lastReport := start
+	report := func(done bool) {
+		p.Elapsed = time.Since(start)
+		p.Done = done
+		if opt.Progress != nil {
+			opt.Progress(p)
+		}
+	}
+	var pending []*Block
+	pendingBytes := 0
+	flush := func() error {
+		if len(pending) == 0 {
+			return nil
+		}
+		n, err := ix.Connect(pending, opt.Sync)
+		for _, b := range pending[:n] {
+			p.Blocks++
+			p.Txs += int64(len(b.Txs))
+			p.Bytes += int64(b.Size)
+		}
+		p.Height += int64(n)
+		pending, pendingBytes = pending[:0], 0
+		return err
+	}
+	err := ix.decodePipeline(ctx, opt.Workers, produce, func(b *Block) error {
+		pending = append(pending, b)
+		pendingBytes += int(b.Size)
+		if pendingBytes >= batchBytes || opt.Sync || len(pending) >= 4096 {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		if time.Since(lastReport) >= time.Second {
+			if err := flush(); err != nil {
+				return err
+			}
+			lastReport = time.Now()
+			report(false)
+		}
+		if opt.StopAfter > 0 && p.Blocks+int64(len(pending)) >= int64(opt.StopAfter) {
+			return errStop
+		}
+		return nil
+	})
+	if errors.Is(err, errStop) || errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	// Blocks decoded before a bad one are good: keep them.
+	if ferr := flush(); ferr != nil {
+		err = ferr
+	}
+	if serr := ix.Sync(); serr != nil && err == nil {
+		err = serr
+	}
+	report(true)
+	return p, err
+}
+
+// decodePipeline decodes the blocks produce sends (in height order) on
+// every core and hands them to sink in order on the calling goroutine. It
+// returns the first error of sink, of a block's decoding or of produce.
+func (ix *Index) decodePipeline(ctx context.Context, workers int, produce func(ctx context.Context, out chan<- rawBlock) error, sink func(*Block) error) error {
+	if workers <= 0 {
+		workers = runtime.NumCPU()
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -100,36 +206,6 @@ func (ix *Index) ingest(ctx context.Context, target int64, opt IngestOptions, pr
 		}()
 	}
 
-	start := time.Now()
-	tip := ix.Tip()
-	p := Progress{Height: int64(tip.Height), Target: target}
-	if tip.Empty {
-		p.Height = -1
-	}
-	lastReport := start
-	report := func(done bool) {
-		p.Elapsed = time.Since(start)
-		p.Done = done
-		if opt.Progress != nil {
-			opt.Progress(p)
-		}
-	}
-	var pending []*Block
-	pendingBytes := 0
-	flush := func() error {
-		if len(pending) == 0 {
-			return nil
-		}
-		n, err := ix.Connect(pending, opt.Sync)
-		for _, b := range pending[:n] {
-			p.Blocks++
-			p.Txs += int64(len(b.Txs))
-			p.Bytes += int64(b.Size)
-		}
-		p.Height += int64(n)
-		pending, pendingBytes = pending[:0], 0
-		return err
-	}
 	var err error
 	for c := range order {
 		r := <-c
@@ -137,47 +213,21 @@ func (ix *Index) ingest(ctx context.Context, target int64, opt IngestOptions, pr
 			err = r.err
 			break
 		}
-		pending = append(pending, r.b)
-		pendingBytes += int(r.b.Size)
-		if pendingBytes >= batchBytes || opt.Sync || len(pending) >= 4096 {
-			if err = flush(); err != nil {
-				break
-			}
-		}
-		if time.Since(lastReport) >= time.Second {
-			if err = flush(); err != nil {
-				break
-			}
-			lastReport = time.Now()
-			report(false)
-		}
-		if opt.StopAfter > 0 && p.Blocks+int64(len(pending)) >= int64(opt.StopAfter) {
+		if err = sink(r.b); err != nil {
 			break
 		}
-		if ctx.Err() != nil {
+		if err = ctx.Err(); err != nil {
 			break
-		}
-	}
-	if err == nil {
-		err = flush()
-	} else {
-		// Blocks decoded before the bad one are good: keep them.
-		if ferr := flush(); ferr != nil {
-			err = ferr
 		}
 	}
 	cancel()
 	for range order {
 	}
 	wg.Wait()
-	if err == nil && prodErr != nil && !errors.Is(prodErr, context.Canceled) {
+	if err == nil && prodErr != nil {
 		err = prodErr
 	}
-	if serr := ix.Sync(); serr != nil && err == nil {
-		err = serr
-	}
-	report(true)
-	return p, err
+	return err
 }
 
 type result struct {
@@ -205,20 +255,60 @@ func (ix *Index) IngestBlkDir(ctx context.Context, dir string, opt IngestOptions
 		}
 		from = int(tip.Height) + 1
 	}
-	return ix.ingest(ctx, int64(len(best))-1, opt, func(ctx context.Context, out chan<- rawBlock) error {
-		for _, loc := range best[from:] {
-			raw, err := d.ReadBlock(loc)
-			if err != nil {
-				return err
+	produce := func(from int) func(ctx context.Context, out chan<- rawBlock) error {
+		return func(ctx context.Context, out chan<- rawBlock) error {
+			for _, loc := range best[from:] {
+				raw, err := d.ReadBlock(loc)
+				if err != nil {
+					return err
+				}
+				select {
+				case out <- rawBlock{raw, loc.String()}:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
 			}
-			select {
-			case out <- rawBlock{raw, loc.String()}:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
+			return nil
 		}
-		return nil
-	})
+	}
+	target := int64(len(best)) - 1
+	var bytes int64
+	for _, loc := range best[from:] {
+		bytes += int64(loc.Size)
+	}
+	if ix.chooseBulk(opt, bytes, func(h uint32) (chainhash.Hash, bool) {
+		if int(h) >= len(best) {
+			return chainhash.Hash{}, false
+		}
+		return best[h].Hash, true
+	}) {
+		p, err := ix.bulkBuild(ctx, target, opt, BulkOptions{MemoryBytes: opt.MemoryBytes, EstBytes: bytes, Progress: opt.Progress}, produce(0))
+		if err != nil || ctx.Err() != nil || (opt.StopAfter > 0 && p.Blocks >= int64(opt.StopAfter)) || p.Height >= target {
+			return p, err
+		}
+		// Blocks that arrived after the build's chain was read: block by block.
+		q, err := ix.ingest(ctx, target, opt, produce(int(p.Height)+1))
+		q.Blocks, q.Txs, q.Bytes, q.Elapsed = q.Blocks+p.Blocks, q.Txs+p.Txs, q.Bytes+p.Bytes, q.Elapsed+p.Elapsed
+		return q, err
+	}
+	return ix.ingest(ctx, target, opt, produce(from))
+}
+
+// chooseBulk decides between the bulk build and the block-by-block path,
+// and drops an unfinished build of another chain. hashAt gives the source's
+// block hash at a height.
+func (ix *Index) chooseBulk(opt IngestOptions, bytes int64, hashAt func(uint32) (chainhash.Hash, bool)) bool {
+	if !ix.Tip().Empty || opt.Mode == ModeBlocks {
+		return false
+	}
+	if st, ok := ix.bulkPending(); ok {
+		if h, ok := hashAt(st.Height); ok && h.String() == st.Hash {
+			return true
+		}
+		ix.log.Warn("discarding an unfinished bulk build of another chain", "height", st.Height, "hash", st.Hash)
+		os.RemoveAll(ix.bulkDir())
+	}
+	return opt.Mode == ModeBulk || bytes >= BulkMinBytes
 }
 
 // IngestRPC ingests from a node's JSON-RPC up to its current tip,
@@ -253,14 +343,34 @@ func (ix *Index) IngestRPC(ctx context.Context, c *chain.RPCClient, opt IngestOp
 	if from > count {
 		return Progress{Height: int64(tip.Height), Target: count, Done: true}, nil
 	}
-	return ix.ingest(ctx, count, opt, func(ctx context.Context, out chan<- rawBlock) error {
-		return c.FetchBlocks(ctx, from, count, func(h int64, raw []byte) error {
-			select {
-			case out <- rawBlock{raw, fmt.Sprintf("%s height %d", c.Endpoint(), h)}:
-				return nil
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		})
-	})
+	produce := func(from int64) func(ctx context.Context, out chan<- rawBlock) error {
+		return func(ctx context.Context, out chan<- rawBlock) error {
+			return c.FetchBlocks(ctx, from, count, func(h int64, raw []byte) error {
+				select {
+				case out <- rawBlock{raw, fmt.Sprintf("%s height %d", c.Endpoint(), h)}:
+					return nil
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			})
+		}
+	}
+	// A node does not say how big its chain is; a bulk build over RPC is
+	// chosen with ModeBulk (or to resume one).
+	if ix.chooseBulk(opt, 0, func(h uint32) (chainhash.Hash, bool) {
+		if int64(h) > count {
+			return chainhash.Hash{}, false
+		}
+		bh, err := c.BlockHash(ctx, int64(h))
+		return bh, err == nil
+	}) {
+		p, err := ix.bulkBuild(ctx, count, opt, BulkOptions{MemoryBytes: opt.MemoryBytes, Progress: opt.Progress}, produce(0))
+		if err != nil || ctx.Err() != nil || (opt.StopAfter > 0 && p.Blocks >= int64(opt.StopAfter)) || p.Height >= count {
+			return p, err
+		}
+		q, err := ix.ingest(ctx, count, opt, produce(p.Height+1))
+		q.Blocks, q.Txs, q.Bytes, q.Elapsed = q.Blocks+p.Blocks, q.Txs+p.Txs, q.Bytes+p.Bytes, q.Elapsed+p.Elapsed
+		return q, err
+	}
+	return ix.ingest(ctx, count, opt, produce(from))
 }
