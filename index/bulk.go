@@ -45,23 +45,23 @@ var phaseNames = []string{"", "blocks", "addresses", "address ids", "outputs", "
 
 // bulkState is bulk/state.json, rewritten atomically after every phase or chunk.
 type bulkState struct {
-	Version   int    `json:"version"`
-	Network   string `json:"network"`
-	Phase     int    `json:"phase"`
-	Height    uint32 `json:"height"` // last block of the build
-	Hash      string `json:"hash"`
-	Blocks    uint32 `json:"blocks"`
-	NTx       uint32 `json:"n_tx"`
-	NOut      uint64 `json:"n_out"`
-	NIn       uint64 `json:"n_in"`
-	NAddr     uint32 `json:"n_addr"`
-	HeapLen   uint64 `json:"heap_len"`
-	Parts     int    `json:"parts"`       // address partitions
-	PartAddrs []uint32 `json:"part_addrs"` // distinct addresses per partition (phase 2)
-	PartsDone int    `json:"parts_done"`  // phase 2 progress
-	SpendShift uint  `json:"spend_shift"` // outputs per spend bucket = 1 << SpendShift
-	OutsDone  uint64 `json:"outs_done"`   // phase 4 progress (outputs rewritten)
-	Budget    int64  `json:"budget"`
+	Version    int      `json:"version"`
+	Network    string   `json:"network"`
+	Phase      int      `json:"phase"`
+	Height     uint32   `json:"height"` // last block of the build
+	Hash       string   `json:"hash"`
+	Blocks     uint32   `json:"blocks"`
+	NTx        uint32   `json:"n_tx"`
+	NOut       uint64   `json:"n_out"`
+	NIn        uint64   `json:"n_in"`
+	NAddr      uint32   `json:"n_addr"`
+	HeapLen    uint64   `json:"heap_len"`
+	Parts      int      `json:"parts"`       // address partitions
+	PartAddrs  []uint32 `json:"part_addrs"`  // distinct addresses per partition (phase 2)
+	PartsDone  int      `json:"parts_done"`  // phase 2 progress
+	SpendShift uint     `json:"spend_shift"` // outputs per spend bucket = 1 << SpendShift
+	OutsDone   uint64   `json:"outs_done"`   // phase 4 progress (outputs rewritten)
+	Budget     int64    `json:"budget"`
 }
 
 // BulkOptions tune the bulk build.
@@ -281,21 +281,21 @@ var errStop = errors.New("stop")
 
 // forwardPass holds phase 1's writers.
 type forwardPass struct {
-	b                          *bulkBuilder
-	utxo                       *utxoSet
+	b                           *bulkBuilder
+	utxo                        *utxoSet
 	txs, txids, meta, outs, ins *appendFile
-	blocks                     *appendFile
-	spends, addrs              *spill
-	nTx                        uint32
-	nOut, nIn                  uint64
-	height                     uint32
-	prev                       chainhash.Hash
-	empty                      bool
+	blocks                      *appendFile
+	spends, addrs               *spill
+	nTx                         uint32
+	nOut, nIn                   uint64
+	height                      uint32
+	prev                        chainhash.Hash
+	empty                       bool
 	// the current block's records, appended only once it is valid
 	bTxs, bTxids, bMeta, bOuts, bIns []byte
-	bSpend, bAddr                   [][]byte
-	spendRecs                       []spendRec
-	addrRecs                        []bulkAddr
+	bSpend, bAddr                    [][]byte
+	spendRecs                        []spendRec
+	addrRecs                         []bulkAddr
 }
 
 type spendRec struct {

@@ -308,4 +308,3 @@ func readFull(r *recReader, p []byte) (int, error) {
 	}
 	return n, nil
 }
-
