@@ -3,6 +3,7 @@ package labels
 import (
 	"encoding/csv"
 	"errors"
+	"fmt"
 	"io"
 	"slices"
 	"strconv"
@@ -47,6 +48,13 @@ func parseCSV(s *sink, r io.Reader, defaultSource string) error {
 			rec[i] = strings.TrimSpace(rec[i])
 			if len(rec[i]) > maxField {
 				return s.errorf(line, "field %d is longer than %d bytes", i+1, maxField)
+			}
+			name := fmt.Sprintf("field %d", i+1)
+			if i < len(csvColumns) {
+				name = csvColumns[i]
+			}
+			if msg := checkText(name, rec[i]); msg != "" {
+				return s.errorf(line, "%s", msg)
 			}
 		}
 		if first && strings.EqualFold(rec[0], "address") {

@@ -103,5 +103,6 @@ func FuzzCSV(f *testing.F) {
 		if err == nil && s.stats.Applied != len(s.entries) {
 			t.Fatalf("applied %d, entries %d", s.stats.Applied, len(s.entries))
 		}
+		checkRecords(t, s)
 	})
 }

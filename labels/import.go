@@ -256,6 +256,11 @@ func sniffAndParse(s *sink, r *bufio.Reader, name string) (string, error) {
 		return "", s.errorf(0, "%v", perr)
 	}
 	format := sniff(head)
+	// A UTF-8 byte order mark (Excel writes one on every CSV it saves)
+	// is not part of the first field.
+	if bytes.HasPrefix(head, []byte(utf8BOM)) {
+		r.Discard(len(utf8BOM))
+	}
 	var err error
 	switch format {
 	case "tagpack":
@@ -279,7 +284,7 @@ func sniffAndParse(s *sink, r *bufio.Reader, name string) (string, error) {
 // TagPack's first line that is not a comment is "---" or "key:"; anything
 // else is CSV (whose first field, an address or "address", has no colon).
 func sniff(head []byte) string {
-	head = bytes.TrimPrefix(head, []byte("\xef\xbb\xbf"))
+	head = bytes.TrimPrefix(head, []byte(utf8BOM))
 	for line := range bytes.Lines(head) {
 		t := strings.TrimSpace(string(line))
 		if t == "" || t[0] == '#' {
@@ -295,6 +300,8 @@ func sniff(head []byte) string {
 	}
 	return "csv"
 }
+
+const utf8BOM = "\xef\xbb\xbf"
 
 func isYAMLKey(line string) bool {
 	i := strings.IndexByte(line, ':')

@@ -69,6 +69,9 @@ func parseSDN(s *sink, r io.Reader) error {
 			if date[0] == 0 {
 				return s.errorf(f.line, "no DateOfIssue before the first party")
 			}
+			if msg := checkText("SDN party "+fixedRef+" name", name); msg != "" {
+				return s.errorf(f.line, "%s", msg)
+			}
 			rec := record{
 				label: name, category: sdnCategory, abuse: sdnCategory, source: sdnSource,
 				confidence: sdnConfidence, level: 60,

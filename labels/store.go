@@ -277,8 +277,8 @@ func Remove(store kv.Store, source string) (int, error) {
 		m.count -= c
 		b.Set(key(kFile, u32(id)), m.encode())
 	}
-	if n == 0 {
-		return 0, nil
+	if b.Len() == 0 {
+		return 0, nil // a file that held no labels still has its manifest to drop
 	}
 	if err := b.Commit(true); err != nil {
 		return 0, err

@@ -102,6 +102,9 @@ func setField(s *sink, vals *[nFields]*yaml.Node, name string, v *yaml.Node) err
 	if len(v.Value) > maxField {
 		return s.errorf(v.Line, "%s is longer than %d bytes", name, maxField)
 	}
+	if msg := checkText(name, v.Value); msg != "" {
+		return s.errorf(v.Line, "%s", msg)
+	}
 	vals[f] = v
 	return nil
 }

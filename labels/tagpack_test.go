@@ -324,5 +324,6 @@ func FuzzTagpack(f *testing.F) {
 		if err == nil && s.stats.Applied != len(s.entries) {
 			t.Fatalf("applied %d, entries %d", s.stats.Applied, len(s.entries))
 		}
+		checkRecords(t, s)
 	})
 }
