@@ -23,6 +23,12 @@ type DecodeResult struct {
 // dir, deserialize it with btcd's wire and compute every txid, on all cores,
 // and nothing else.
 func DecodeOnly(ctx context.Context, dir string, net chain.Network, log *slog.Logger) (DecodeResult, error) {
+	return DecodeOnlyN(ctx, dir, net, log, runtime.NumCPU())
+}
+
+// DecodeOnlyN is DecodeOnly on workers cores (the scale benchmark's
+// baseline is one core: the bulk build's forward pass has one writer).
+func DecodeOnlyN(ctx context.Context, dir string, net chain.Network, log *slog.Logger, workers int) (DecodeResult, error) {
 	start := time.Now()
 	d, err := chain.OpenBlkDir(dir, net, log)
 	if err != nil {
@@ -38,7 +44,7 @@ func DecodeOnly(ctx context.Context, dir string, net chain.Network, log *slog.Lo
 	var firstErr error
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	for w := 0; w < runtime.NumCPU(); w++ {
+	for w := 0; w < max(workers, 1); w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

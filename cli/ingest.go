@@ -29,6 +29,7 @@ func init() {
 	var blocks string
 	var rpc rpcFlags
 	var stopAfter, batchKB int
+	var mode, memory string
 	register(&command{
 		name:    "ingest",
 		summary: "index blocks from a Bitcoin Core blocks/ directory or a node's RPC, continuing from the tip",
@@ -37,7 +38,9 @@ func init() {
 			fs.StringVar(&blocks, "blocks", "", "Bitcoin Core blocks/ directory (blk*.dat, xor.dat)")
 			rpc.register(fs)
 			fs.IntVar(&stopAfter, "stop-after", 0, "stop after this many blocks (0: all)")
-			fs.IntVar(&batchKB, "batch-kb", 0, "raw block KiB per commit during bulk ingest (default 4096)")
+			fs.IntVar(&batchKB, "batch-kb", 0, "raw block KiB per commit on the block-by-block path (default 4096)")
+			fs.StringVar(&mode, "mode", "auto", "auto (bulk build for a large first ingest, block by block otherwise), bulk or blocks")
+			fs.StringVar(&memory, "memory", "", "bulk build memory budget, e.g. 20GB or 512MiB (default: 60% of RAM or of the cgroup limit)")
 		},
 		run: func(ctx context.Context, env *Env, g *globals, fs *flag.FlagSet, args []string) error {
 			if err := wantArgs(args, 0, "no arguments"); err != nil {
@@ -46,8 +49,19 @@ func init() {
 			if (blocks == "") == (rpc.url == "") {
 				return usagef("give exactly one of --blocks DIR or --rpc URL")
 			}
+			imode, err := index.ParseMode(mode)
+			if err != nil {
+				return usagef("%v", err)
+			}
+			var mem int64
+			if memory != "" {
+				if mem, err = parseSize(memory); err != nil {
+					return usagef("--memory: %v", err)
+				}
+			}
 			return g.withIndex(env, func(ix *index.Index) error {
-				opt := index.IngestOptions{Progress: ingestProgress(env.Stderr, env.Log, "ingest"), StopAfter: stopAfter, BatchBytes: batchKB << 10}
+				opt := index.IngestOptions{Progress: ingestProgress(env.Stderr, env.Log, "ingest"), StopAfter: stopAfter, BatchBytes: batchKB << 10,
+					Mode: imode, MemoryBytes: mem}
 				var p index.Progress
 				var err error
 				if blocks != "" {
