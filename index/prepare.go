@@ -20,6 +20,7 @@ type Block struct {
 	Ins        []wire.OutPoint // all inputs of the block, txs in order (coinbase inputs omitted)
 	Outs       []PrepOut       // all outputs of the block
 	Origin     string          // where the block came from (file:offset or endpoint), for errors
+	Trailing   int             // bytes after the block in what Prepare was given (not part of Size)
 }
 
 // PrepTx is one transaction of a prepared Block.
@@ -39,18 +40,78 @@ type PrepOut struct {
 	Key   chain.AddrKey
 }
 
-// Prepare decodes a serialized block. origin names where it came from.
+// Prepare decodes a serialized block and checks what needs no other block:
+// its hash meets the target of its own bits (chain.CheckProofOfWork), the
+// coinbase comes first and alone, the merkle root of its txids matches the
+// header and is not mutated, and the witness commitment matches (see
+// docs/validation.md). origin names where it came from (file:offset or
+// endpoint and height); every error names origin and the rule. Size is the
+// block's serialization: bytes after it in raw (a frame longer than its
+// block) are counted in Trailing, not in Size.
 func Prepare(raw []byte, origin string) (*Block, error) {
-	var mb wire.MsgBlock
-	if err := mb.Deserialize(bytes.NewReader(raw)); err != nil {
-		return nil, fmt.Errorf("%w: block at %s: %v", ErrCorrupt, origin, err)
-	}
-	return prepareMsg(&mb, origin, len(raw)), nil
+	return prepare(raw, origin, true)
 }
 
-// PrepareMsg prepares an already decoded block.
+func prepare(raw []byte, origin string, validate bool) (*Block, error) {
+	r := bytes.NewReader(raw)
+	var mb wire.MsgBlock
+	if err := mb.Deserialize(r); err != nil {
+		return nil, fmt.Errorf("%w: block at %s: %v", ErrCorrupt, origin, err)
+	}
+	b := prepareMsg(&mb, origin, len(raw)-r.Len())
+	b.Trailing = r.Len()
+	if validate {
+		if err := checkBlock(&mb, b); err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
+}
+
+// PrepareMsg prepares a block the caller built or received decoded, without
+// validation (tests synthesize blocks with it); blocks from outside go
+// through Prepare or PrepareMsgChecked.
 func PrepareMsg(mb *wire.MsgBlock, origin string) *Block {
 	return prepareMsg(mb, origin, mb.SerializeSize())
+}
+
+// PrepareMsgChecked is PrepareMsg with Prepare's checks.
+func PrepareMsgChecked(mb *wire.MsgBlock, origin string) (*Block, error) {
+	b := prepareMsg(mb, origin, mb.SerializeSize())
+	if err := checkBlock(mb, b); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// checkBlock runs the context-free checks on mb, reusing the txids prepareMsg
+// computed (they are most of the hashing the checks need).
+func checkBlock(mb *wire.MsgBlock, b *Block) error {
+	err := chain.CheckProofOfWork(b.Hash, mb.Header.Bits)
+	if err == nil {
+		txids := make([]chainhash.Hash, len(b.Txs))
+		for i := range b.Txs {
+			txids[i] = b.Txs[i].TxID
+		}
+		err = chain.CheckBody(mb, txids)
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %s: block %s: %w", ErrCorrupt, b.Origin, b.Hash, err)
+	}
+	return nil
+}
+
+// prepare is Prepare for the ingest pipeline: it also logs a frame longer
+// than its block. Such a block is kept (its hash, merkle root and witness
+// commitment bind every byte of it; the extra bytes are outside it), with
+// its real size, so the index equals one built from clean files.
+func (ix *Index) prepare(raw []byte, origin string) (*Block, error) {
+	b, err := Prepare(raw, origin)
+	if err == nil && b.Trailing > 0 {
+		ix.log.Warn("block frame is longer than the block; the extra bytes are ignored",
+			"at", origin, "block", b.Hash.String(), "block_bytes", b.Size, "extra_bytes", b.Trailing)
+	}
+	return b, err
 }
 
 func prepareMsg(mb *wire.MsgBlock, origin string, size int) *Block {
