@@ -9,6 +9,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
 
@@ -72,6 +73,8 @@ type BlkDir struct {
 	genesis int32      // index of net's genesis block, -1 if absent
 	foreign string     // name of another network whose genesis block is here
 	orphans int
+	powErr  map[int32]error          // blocks whose header fails proof of work (forged or partial)
+	missing map[int32]chainhash.Hash // orphans (valid proof of work): the parent not in the directory
 
 	mu     sync.Mutex
 	open   map[int]*openFile
@@ -99,7 +102,7 @@ func OpenBlkDir(dir string, net Network, log *slog.Logger) (*BlkDir, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: blocks dir: %w", ErrBadInput, err)
 	}
-	d := &BlkDir{dir: dir, net: net, log: log, fileIdx: map[string]int{}, genesis: -1, open: map[int]*openFile{}}
+	d := &BlkDir{dir: dir, net: net, log: log, fileIdx: map[string]int{}, genesis: -1, open: map[int]*openFile{}, powErr: map[int32]error{}, missing: map[int32]chainhash.Hash{}}
 	for _, e := range entries {
 		if ok, _ := filepath.Match("blk*.dat", e.Name()); ok && !e.IsDir() {
 			d.files = append(d.files, e.Name())
@@ -126,6 +129,9 @@ func OpenBlkDir(dir string, net Network, log *slog.Logger) (*BlkDir, error) {
 				return
 			}
 			seen[r.hash] = int32(len(d.recs))
+			if err := CheckProofOfWork(r.hash, r.bits); err != nil {
+				d.powErr[int32(len(d.recs))] = err
+			}
 			d.recs = append(d.recs, r)
 			prevs = append(prevs, prev)
 		})
@@ -142,24 +148,16 @@ func OpenBlkDir(dir string, net Network, log *slog.Logger) (*BlkDir, error) {
 			d.foreign = other.Name
 		}
 	}
-	firstOrphan := -1
 	for i := range d.recs {
 		p, ok := seen[prevs[i]]
 		if !ok {
 			p = -1
-			if int32(i) != d.genesis {
+			if int32(i) != d.genesis && d.powErr[int32(i)] == nil {
 				d.orphans++
-				if firstOrphan < 0 {
-					firstOrphan = i
-				}
+				d.missing[int32(i)] = prevs[i]
 			}
 		}
 		d.recs[i].parent = p
-	}
-	if d.orphans > 0 {
-		o := d.loc(int32(firstOrphan))
-		log.Info("blkdir: blocks whose parent is not in the directory are left out",
-			"count", d.orphans, "first", o.String(), "hash", o.Hash.String(), "parent", prevs[firstOrphan].String())
 	}
 	log.Debug("blkdir: scanned", "dir", dir, "files", len(d.files), "blocks", len(d.recs), "duplicates", dups)
 	return d, nil
@@ -310,6 +308,18 @@ func (d *BlkDir) OrphanCount() int { return d.orphans }
 // BestChain returns the chain from the network's genesis block to the tip
 // with the most cumulative work (ties go to the tip seen first in file
 // order), genesis first. Stale branches and orphans are left out.
+//
+// Only valid headers count: a block whose hash misses the target of its
+// bits, whose bits are not what the network's difficulty rules require of
+// its place in the chain, or that contradicts a checkpoint is left out with
+// its descendants (one WARN line each), so a forged header claiming any
+// amount of work never becomes the tip.
+//
+// When blocks of the directory do not connect to the returned chain (a
+// gap: a missing block or file, or a damaged header whose descendants then
+// point at a parent that is not there), the error wraps ErrPartial, says
+// where the chain stops and what is missing, and the chain up to there is
+// returned with it, for callers that accept a partial chain.
 func (d *BlkDir) BestChain() ([]BlockLoc, error) {
 	if d.genesis < 0 {
 		if d.foreign != "" {
@@ -322,12 +332,15 @@ func (d *BlkDir) BestChain() ([]BlockLoc, error) {
 	const (
 		unseen = iota
 		onStack
-		unreachable
+		orphan  // no path to genesis
+		invalid // breaks a rule, or descends from a block that does
 		reachable
 	)
 	n := len(d.recs)
 	state := make([]uint8, n)
-	work := make([]uint256, n) // cumulative, for reachable blocks
+	work := make([]uint256, n)   // cumulative, for reachable blocks
+	hs := make([]HeaderState, n) // reachable: difficulty state; orphan: depth below its root in Height
+	why := map[int32]error{}     // invalid blocks whose parent is valid: the rule they break
 	perBits := map[uint32]uint256{}
 	var stack []int32
 	for i := range d.recs {
@@ -339,27 +352,45 @@ func (d *BlkDir) BestChain() ([]BlockLoc, error) {
 			stack = append(stack, j)
 			j = d.recs[j].parent
 		}
-		ok, base := false, uint256{}
-		if j >= 0 && state[j] == reachable {
-			ok, base = true, work[j]
-		} // else: parent missing, or unreachable, or a cycle (cannot happen with real hashes)
+		up := uint8(orphan) // parent missing, or a cycle (cannot happen with real hashes)
+		if j >= 0 && state[j] != onStack {
+			up = state[j]
+		}
 		for k := len(stack) - 1; k >= 0; k-- {
 			b := stack[k]
-			if b == d.genesis {
-				ok = true
+			r := &d.recs[b]
+			switch {
+			case b == d.genesis:
+				hs[b] = GenesisState(d.net)
+				work[b], state[b] = blockWork(r.bits), reachable
+			case up == reachable:
+				p := r.parent
+				err := d.powErr[b]
+				if err == nil {
+					err = CheckContext(d.net, hs[p], r.hash, r.bits, r.time)
+				}
+				if err != nil {
+					state[b], why[b] = invalid, err
+					break
+				}
+				w, cached := perBits[r.bits]
+				if !cached {
+					w = blockWork(r.bits)
+					perBits[r.bits] = w
+				}
+				hs[b] = hs[p].Advance(d.net.Params, r.hash, r.bits, r.time)
+				work[b], state[b] = work[p].add(w), reachable
+			case up == invalid || d.powErr[b] != nil:
+				state[b] = invalid
+			default:
+				state[b] = orphan
+				if r.parent >= 0 {
+					hs[b].Height = hs[r.parent].Height + 1
+				} else {
+					hs[b].Height = 1
+				}
 			}
-			if !ok {
-				state[b] = unreachable
-				continue
-			}
-			bits := d.recs[b].bits
-			w, cached := perBits[bits]
-			if !cached {
-				w = blockWork(bits)
-				perBits[bits] = w
-			}
-			base = base.add(w)
-			work[b], state[b] = base, reachable
+			up = state[b]
 		}
 		stack = stack[:0]
 	}
@@ -369,10 +400,7 @@ func (d *BlkDir) BestChain() ([]BlockLoc, error) {
 			best = int32(i)
 		}
 	}
-	height := 0
-	for b := best; b != d.genesis; b = d.recs[b].parent {
-		height++
-	}
+	height := int(hs[best].Height)
 	out := make([]BlockLoc, height+1)
 	for b := best; ; b = d.recs[b].parent {
 		out[height] = d.loc(b)
@@ -381,7 +409,68 @@ func (d *BlkDir) BestChain() ([]BlockLoc, error) {
 		}
 		height--
 	}
-	return out, nil
+	return out, d.judge(state[:], orphan, invalid, why, hs, out)
+}
+
+// judge logs the blocks left out for breaking a rule and reports a gap:
+// blocks that do not connect to the chain (orphans, or descendants of a
+// block that breaks a rule).
+func (d *BlkDir) judge(state []uint8, orphan, invalid uint8, why map[int32]error, hs []HeaderState, best []BlockLoc) error {
+	bad := make([]int32, 0, len(why))
+	for b := range why {
+		bad = append(bad, b)
+	}
+	slices.Sort(bad) // file order, for deterministic logs
+	const maxLogged = 20
+	for i, b := range bad {
+		if i == maxLogged {
+			d.log.Warn("blkdir: more blocks left out for breaking a rule", "count", len(bad)-maxLogged)
+			break
+		}
+		l := d.loc(b)
+		d.log.Warn("blkdir: block left out with its descendants: it breaks a consensus rule (forged, damaged, or a partial block followed by zero padding)",
+			"at", l.String(), "hash", l.Hash.String(), "rule", why[b].Error())
+	}
+	tip := best[len(best)-1]
+	unconnected, depth, first := 0, int64(0), int32(-1) // first: the first orphan root in file order
+	var culprit int32 = -1                              // a rule breaker that explains the gap: a child of the tip, or one with descendants
+	for i := range state {
+		switch {
+		case state[i] == orphan:
+			unconnected++
+			depth = max(depth, hs[i].Height)
+			if first < 0 && d.recs[i].parent < 0 {
+				first = int32(i)
+			}
+		case state[i] == invalid && why[int32(i)] == nil && d.powErr[int32(i)] == nil:
+			unconnected++ // a valid header below a block that breaks a rule
+			if p := d.recs[i].parent; culprit < 0 && p >= 0 && why[p] != nil {
+				culprit = p
+			}
+		}
+	}
+	if unconnected == 0 {
+		return nil
+	}
+	for _, b := range bad {
+		if d.recs[b].parent >= 0 && d.recs[d.recs[b].parent].hash == tip.Hash {
+			culprit = b
+			break
+		}
+	}
+	h := int64(len(best) - 1)
+	var msg string
+	if culprit >= 0 {
+		l := d.loc(culprit)
+		msg = fmt.Sprintf("%s: block %s: %v; ", l, l.Hash, why[culprit])
+	}
+	msg += fmt.Sprintf("the chain of %s stops at height %d (%s) but %d blocks of the directory do not connect to it", d.dir, h, tip.Hash, unconnected)
+	if first >= 0 {
+		l := d.loc(first)
+		msg += fmt.Sprintf(": heights from %d are missing (the best header is at height %d or above; first unconnected block %s, whose parent %s is not in the directory)",
+			h+1, h+1+depth, l, d.missing[first])
+	}
+	return fmt.Errorf("%w: %s; pass --allow-partial to index up to height %d", ErrPartial, msg, h)
 }
 
 // uint256 is an unsigned 256-bit integer, least significant limb first,

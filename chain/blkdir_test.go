@@ -43,6 +43,36 @@ func variant(t testing.TB, raw []byte, prev chainhash.Hash, nonce, bits uint32) 
 	return b
 }
 
+// mined returns a copy of raw on parent prev with timestamp t and the
+// regtest limit bits, its nonce ground until the header meets them (half
+// of all nonces do): a valid regtest header over a real mainnet body.
+func mined(t testing.TB, raw []byte, prev chainhash.Hash, ts uint32) []byte {
+	t.Helper()
+	b := bytes.Clone(raw)
+	copy(b[4:36], prev[:])
+	binary.LittleEndian.PutUint32(b[68:72], ts)
+	binary.LittleEndian.PutUint32(b[72:76], tRegtest.Params.PowLimitBits)
+	for nonce := uint32(0); nonce < 1000; nonce++ {
+		binary.LittleEndian.PutUint32(b[76:80], nonce)
+		if CheckProofOfWork(chainhash.DoubleHashH(b[:80]), tRegtest.Params.PowLimitBits) == nil {
+			return b
+		}
+	}
+	t.Fatal("no nonce meets the regtest limit")
+	return nil
+}
+
+// minedBranch mines n regtest blocks on parent over the bodies src.
+func minedBranch(t testing.TB, src [][]byte, parent chainhash.Hash, n int, ts uint32) [][]byte {
+	var out [][]byte
+	for i := range n {
+		b := mined(t, src[i], parent, ts+uint32(i)*600)
+		out = append(out, b)
+		parent = hashOf(t, b)
+	}
+	return out
+}
+
 // branch builds n blocks on parent from the real blocks src (headers
 // changed, bodies kept).
 func branch(t testing.TB, src [][]byte, parent chainhash.Hash, n int, bits uint32) [][]byte {
@@ -57,7 +87,12 @@ func branch(t testing.TB, src [][]byte, parent chainhash.Hash, n int, bits uint3
 
 func writeBlk(t testing.TB, dir string, opts BlkWriterOptions, blocks ...[][]byte) {
 	t.Helper()
-	w, err := NewBlkWriter(dir, tMainnet, opts)
+	writeBlkNet(t, dir, tMainnet, opts, blocks...)
+}
+
+func writeBlkNet(t testing.TB, dir string, net Network, opts BlkWriterOptions, blocks ...[][]byte) {
+	t.Helper()
+	w, err := NewBlkWriter(dir, net, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,10 +234,8 @@ func TestBlkDirBestChain(t *testing.T) {
 	spare := all[1000:1100] // bodies for fork blocks
 	key := [8]byte{0xde, 0xad, 0xbe, 0xef, 0x01, 0x02, 0x03, 0x04}
 
-	stale := branch(t, spare, h[149], 11, 0x1d00ffff)    // 150'..160': loses to 150..199
-	longFork := branch(t, spare, h[189], 15, 0x1d00ffff) // 190'..204': beats 190..199
-	heavyFork := branch(t, spare, h[189], 3, 0x1c00ffff) // 3 blocks of 256x work beat 10
-	tieFork := branch(t, spare, h[198], 1, 0x1d00ffff)   // 199': as much work as 199
+	// Forks with valid headers cannot be mined at mainnet difficulty in a
+	// test: they are regtest chains (valid headers over real bodies).
 	regGenesis := func() []byte {
 		var buf bytes.Buffer
 		if err := tRegtest.Params.GenesisBlock.Serialize(&buf); err != nil {
@@ -210,6 +243,14 @@ func TestBlkDirBestChain(t *testing.T) {
 		}
 		return buf.Bytes()
 	}()
+	t0 := uint32(tRegtest.Params.GenesisBlock.Header.Timestamp.Unix()) + 600
+	reg := cat([][]byte{regGenesis}, minedBranch(t, all[1:200], *tRegtest.Params.GenesisHash, 199, t0))
+	rh := hashesOf(t, reg)
+	stale := minedBranch(t, spare, rh[149], 11, t0+7)    // 150'..160': loses to 150..199
+	longFork := minedBranch(t, spare, rh[189], 15, t0+7) // 190'..204': beats 190..199
+	tieFork := minedBranch(t, spare, rh[198], 1, t0+7)   // 199': as much work as 199
+	// 3 mainnet blocks claiming 256x the work each, with no proof of it.
+	heavyFork := branch(t, spare, h[189], 3, 0x1c00ffff)
 
 	tests := []struct {
 		name    string
@@ -217,7 +258,8 @@ func TestBlkDirBestChain(t *testing.T) {
 		want    []chainhash.Hash
 		orphans int
 		wantErr string // %s is replaced by the directory
-		errIs   error
+		errIs   error  // ErrPartial: the partial chain is checked too
+		net     Network
 	}{
 		{
 			name:  "one file in order",
@@ -266,42 +308,49 @@ func TestBlkDirBestChain(t *testing.T) {
 		},
 		{
 			name: "shorter stale branch loses even when seen first",
+			net:  tRegtest,
 			setup: func(t *testing.T, dir string) {
-				writeBlk(t, dir, BlkWriterOptions{MaxFileSize: 3000}, shuffled(cat(stale, blocks), 3))
+				writeBlkNet(t, dir, tRegtest, BlkWriterOptions{MaxFileSize: 3000}, shuffled(cat(stale, reg), 3))
+			},
+			want: rh,
+		},
+		{
+			name: "longer fork wins",
+			net:  tRegtest,
+			setup: func(t *testing.T, dir string) {
+				writeBlkNet(t, dir, tRegtest, BlkWriterOptions{MaxFileSize: 3000}, shuffled(cat(reg, longFork), 4))
+			},
+			want: cat(rh[:190], hashesOf(t, longFork)),
+		},
+		{
+			name: "claimed work without proof of work loses",
+			setup: func(t *testing.T, dir string) {
+				writeBlk(t, dir, BlkWriterOptions{}, blocks, heavyFork)
 			},
 			want: h,
 		},
 		{
-			name: "longer fork wins",
-			setup: func(t *testing.T, dir string) {
-				writeBlk(t, dir, BlkWriterOptions{MaxFileSize: 3000}, shuffled(cat(blocks, longFork), 4))
-			},
-			want: cat(h[:190], hashesOf(t, longFork)),
-		},
-		{
-			name: "more work beats more blocks",
-			setup: func(t *testing.T, dir string) {
-				writeBlk(t, dir, BlkWriterOptions{}, blocks, heavyFork)
-			},
-			want: cat(h[:190], hashesOf(t, heavyFork)),
-		},
-		{
 			name:  "equal work: main seen first",
-			setup: func(t *testing.T, dir string) { writeBlk(t, dir, BlkWriterOptions{}, blocks, tieFork) },
-			want:  h,
+			net:   tRegtest,
+			setup: func(t *testing.T, dir string) { writeBlkNet(t, dir, tRegtest, BlkWriterOptions{}, reg, tieFork) },
+			want:  rh,
 		},
 		{
 			name:  "equal work: fork seen first",
-			setup: func(t *testing.T, dir string) { writeBlk(t, dir, BlkWriterOptions{}, tieFork, blocks) },
-			want:  cat(h[:199], hashesOf(t, tieFork)),
+			net:   tRegtest,
+			setup: func(t *testing.T, dir string) { writeBlkNet(t, dir, tRegtest, BlkWriterOptions{}, tieFork, reg) },
+			want:  cat(rh[:199], hashesOf(t, tieFork)),
 		},
 		{
 			name: "missing block orphans its descendants",
 			setup: func(t *testing.T, dir string) {
-				writeBlk(t, dir, BlkWriterOptions{MaxFileSize: 3000}, blocks[:100], blocks[101:])
+				writeBlk(t, dir, BlkWriterOptions{}, blocks[:100], blocks[101:])
 			},
 			want:    h[:100],
 			orphans: 1,
+			wantErr: fmt.Sprintf("chain: incomplete chain: the chain of %%s stops at height 99 (%s) but 99 blocks of the directory do not connect to it: heights from 100 are missing (the best header is at height 199 or above; first unconnected block blk00000.dat:%d, whose parent %s is not in the directory); pass --allow-partial to index up to height 99",
+				h[99], frameLen(blocks[:100]), h[100]),
+			errIs: ErrPartial,
 		},
 		{
 			name: "duplicate blocks",
@@ -354,7 +403,11 @@ func TestBlkDirBestChain(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			tc.setup(t, dir)
-			d, err := OpenBlkDir(dir, tMainnet, quietLog())
+			net := tc.net
+			if net.Name == "" {
+				net = tMainnet
+			}
+			d, err := OpenBlkDir(dir, net, quietLog())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -365,11 +418,12 @@ func TestBlkDirBestChain(t *testing.T) {
 			best, err := d.BestChain()
 			if tc.wantErr != "" {
 				if want := fmt.Sprintf(tc.wantErr, dir); err == nil || err.Error() != want || !errors.Is(err, tc.errIs) {
-					t.Fatalf("BestChain() error %v, want %q", err, want)
+					t.Fatalf("BestChain() error\n got %v\nwant %s", err, want)
 				}
-				return
-			}
-			if err != nil {
+				if tc.errIs != ErrPartial {
+					return
+				}
+			} else if err != nil {
 				t.Fatal(err)
 			}
 			if len(best) != len(tc.want) {
