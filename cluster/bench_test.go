@@ -16,9 +16,9 @@ import (
 // BenchmarkCluster clusters a simulator chain of CLUSTER_BENCH_TXS
 // background transactions (default 20,000; the chain is generated once per
 // run, outside the timer) with the multi-input heuristic and every change
-// heuristic but address reuse. "process" is the in-memory union-find alone,
-// "build" adds writing every row to Pebble. Reports inputs/s and the
-// memory the union-find holds per address.
+// heuristic but address reuse. "process" is the union-find pass alone
+// (Build's phase 1), "build" adds the aggregates pass and writing every row
+// to Pebble. Reports inputs/s and the bytes the union-find maps per address.
 //
 //	CLUSTER_BENCH_TXS=1000000 go test -run '^$' -bench BenchmarkCluster -benchtime 1x ./cluster
 func BenchmarkCluster(b *testing.B) {
@@ -51,14 +51,24 @@ func BenchmarkCluster(b *testing.B) {
 			c := newClusterer(ix, opts, nil)
 			c.opts, _ = opts.normalized()
 			c.cf = newChangeFinder(c.opts)
-			c.f = newForest()
-			c.f.reserve(addrs)
+			var err error
+			if c.f, err = newForest(ix.Path()); err != nil {
+				b.Fatal(err)
+			}
+			if c.build, err = newBuildState(ix.Path()); err != nil {
+				b.Fatal(err)
+			}
+			if err := c.f.reserve(addrs); err != nil {
+				b.Fatal(err)
+			}
 			for tx := range ix.NumTxs() {
-				if err := c.processTx(tx, ix.TxHeight(tx), true); err != nil {
+				if err := c.processTx(tx, ix.TxHeight(tx)); err != nil {
 					b.Fatal(err)
 				}
 			}
 			b.ReportMetric(float64(c.f.memBytes())/float64(c.f.n()), "B/addr")
+			c.build.close()
+			c.Close()
 		}
 		b.ReportMetric(float64(ins)*float64(b.N)/b.Elapsed().Seconds(), "inputs/s")
 	})

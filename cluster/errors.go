@@ -16,6 +16,9 @@ var (
 	// with other heuristics, by another schema version, or the index was
 	// rolled back below the clustered tip. Run Build.
 	ErrRebuild = errors.New("cluster: rebuild needed")
+	// ErrIncomplete: a Build was interrupted while it wrote its rows (its
+	// marker row is still there); nothing is served until Build runs again.
+	ErrIncomplete = errors.New("cluster: clustering incomplete")
 	// ErrCorrupt: rows under the 'C' prefix, or the graph, violate an invariant.
 	ErrCorrupt = errors.New("cluster: corrupt data")
 	// ErrInternal: a bug in cointrail.

@@ -17,19 +17,21 @@ import (
 //	C c cluster u32          → aggregates (aggRec); clusters of ≥ 2
 //	C r retired u32          → merge record (mergeRec)
 //	C j survivor u32 retired u32 → (empty); the merges into a cluster
+//	C i                      → (empty); present while Build writes its rows: the clustering is incomplete
 const (
 	schemaVersion = 1
 
-	prefix     = 'C'
-	kVersion   = 'v'
-	kOptions   = 'o'
-	kTip       = 't'
-	kAddr      = 'a'
-	kMember    = 'm'
-	kAgg       = 'c'
-	kRetired   = 'r'
-	kJoined    = 'j'
-	optionsLen = 6
+	prefix      = 'C'
+	kVersion    = 'v'
+	kOptions    = 'o'
+	kTip        = 't'
+	kAddr       = 'a'
+	kMember     = 'm'
+	kAgg        = 'c'
+	kRetired    = 'r'
+	kJoined     = 'j'
+	kIncomplete = 'i'
+	optionsLen  = 6
 )
 
 func key1(kind byte) []byte { return []byte{prefix, kind} }

@@ -1,157 +1,120 @@
 package cluster
 
-import "slices"
-
 // forest is the union-find over address ids 1..n (index 0, "no address", is
-// unused). Every address points straight at its cluster's root: a union
-// relabels the smaller cluster, walking its circular member list, so a find
-// is one array read and each address is relabelled at most log2(n) times.
-// The root's id is the cluster id. Aggregates are kept at the roots.
+// unused): a parent and a size per address, both u32 arrays in
+// memory-mapped scratch files (mmap.go), 8 bytes per address and nothing
+// else per address — mainnet's ~1.4 billion addresses take ~11 GB of
+// file-backed pages that the kernel may evict, not 50 GB of heap.
 //
-// Memory per address: parent, size, next (4 B each), balance and received
-// (8 B each), first and last height (4 B each): 36 B, plus two dirty bits.
+// Union is by size with the package's id rule (the larger cluster's root
+// survives, on equal sizes the smaller id), find uses path halving. The
+// id rule only looks at roots and sizes, so the merges and ids are those of
+// any union-find that applies the same rule — the former design relabelled
+// every member on each union and gives the same rows. size is only
+// meaningful at roots.
 type forest struct {
-	parent, size, next []uint32
-	bal, recv          []int64
-	first, last        []uint32
-
-	// Changes since the last commit (see commit.go): addresses whose
-	// cluster changed, with the cluster their stored rows name (0: none),
-	// clusters whose aggregates changed, and the merges.
-	addrDirty, clusDirty []uint64
-	dirtyAddrs           []dirtyAddr
-	dirtyClus            []uint32
-	merges               []mergeRec
+	pf, sf       *scratch
+	parent, size []uint32 // views of pf and sf; len is the capacity
+	nAddr        uint32
 }
-
-type dirtyAddr struct{ addr, prev uint32 }
 
 const noHeight = ^uint32(0)
 
 // n is the highest address id covered.
-func (f *forest) n() uint32 { return uint32(len(f.parent)) - 1 }
+func (f *forest) n() uint32 { return f.nAddr }
 
-func newForest() *forest {
+func newForest(ixDir string) (*forest, error) {
 	f := &forest{}
-	f.grow(0)
-	return f
+	var err error
+	if f.pf, err = newScratch(ixDir, 4); err != nil {
+		return nil, err
+	}
+	if f.sf, err = newScratch(ixDir, 4); err != nil {
+		f.pf.close()
+		return nil, err
+	}
+	if err := f.reserve(0); err != nil {
+		f.close()
+		return nil, err
+	}
+	return f, nil
+}
+
+func (f *forest) close() error {
+	if f == nil {
+		return nil
+	}
+	err := f.pf.close()
+	if e := f.sf.close(); err == nil {
+		err = e
+	}
+	f.parent, f.size = nil, nil
+	return err
+}
+
+// reserve maps room for addresses up to n.
+func (f *forest) reserve(n uint32) error {
+	if int(n) < len(f.parent) {
+		return nil
+	}
+	if err := f.pf.ensure(int(n) + 1); err != nil {
+		return err
+	}
+	if err := f.sf.ensure(int(n) + 1); err != nil {
+		return err
+	}
+	f.parent, f.size = f.pf.u32s(), f.sf.u32s()
+	return nil
 }
 
 // grow covers addresses up to n, each its own cluster.
-func (f *forest) grow(n uint32) {
-	for a := uint32(len(f.parent)); a <= n; a++ {
-		f.parent = append(f.parent, a)
-		f.size = append(f.size, 1)
-		f.next = append(f.next, a)
-		f.bal = append(f.bal, 0)
-		f.recv = append(f.recv, 0)
-		f.first = append(f.first, noHeight)
-		f.last = append(f.last, 0)
+func (f *forest) grow(n uint32) error {
+	if n <= f.nAddr {
+		return nil
 	}
-	for w := (int(n) + 64) / 64; len(f.addrDirty) < w; {
-		f.addrDirty = append(f.addrDirty, 0)
-		f.clusDirty = append(f.clusDirty, 0)
+	if err := f.reserve(n); err != nil {
+		return err
 	}
+	for a := f.nAddr + 1; a <= n; a++ {
+		f.parent[a], f.size[a] = a, 1
+	}
+	f.nAddr = n
+	return nil
 }
 
-// reserve makes room for addresses up to n without reallocating.
-func (f *forest) reserve(n uint32) {
-	k := int(n) + 1 - len(f.parent)
-	if k <= 0 {
-		return
+// find returns a's root, halving the path on the way.
+func (f *forest) find(a uint32) uint32 {
+	p := f.parent
+	for p[a] != a {
+		p[a] = p[p[a]]
+		a = p[a]
 	}
-	f.parent, f.size, f.next = slices.Grow(f.parent, k), slices.Grow(f.size, k), slices.Grow(f.next, k)
-	f.bal, f.recv = slices.Grow(f.bal, k), slices.Grow(f.recv, k)
-	f.first, f.last = slices.Grow(f.first, k), slices.Grow(f.last, k)
+	return a
 }
 
-// touch records activity of cluster r at height h.
-func (f *forest) touch(r, h uint32) {
-	f.first[r] = min(f.first[r], h)
-	f.last[r] = max(f.last[r], h)
-}
-
-func testAndSet(bs []uint64, i uint32) bool {
-	w, m := i/64, uint64(1)<<(i%64)
-	was := bs[w]&m != 0
-	bs[w] |= m
-	return was
-}
-
-func (f *forest) markCluster(r uint32) {
-	if !testAndSet(f.clusDirty, r) {
-		f.dirtyClus = append(f.dirtyClus, r)
-	}
-}
-
-// markAddr records that a's cluster is about to change from r. Its stored
-// rows name r exactly when a has not been marked since the last commit and
-// r had two or more members: an unmarked address has the root it had at the
-// commit, and a singleton that grew since would have been marked.
-func (f *forest) markAddr(a, r uint32) {
-	if testAndSet(f.addrDirty, a) {
-		return
-	}
-	prev := r
-	if f.size[r] < 2 {
-		prev = 0
-	}
-	f.dirtyAddrs = append(f.dirtyAddrs, dirtyAddr{a, prev})
-}
-
-// union links the clusters of a and b; it reports whether they were apart.
-// The larger cluster survives and keeps its id; on equal sizes the one with
-// the smaller id (the older) does.
-func (f *forest) union(a, b uint32, cause Cause, height, tx uint32) bool {
-	s, r := f.parent[a], f.parent[b]
+// pick returns the root that survives a union of the clusters of a and b
+// and the root it retires; ok is false if they are one cluster.
+func (f *forest) pick(a, b uint32) (s, r uint32, ok bool) {
+	s, r = f.find(a), f.find(b)
 	if s == r {
-		return false
+		return 0, 0, false
 	}
 	if f.size[r] > f.size[s] || (f.size[r] == f.size[s] && r < s) {
 		s, r = r, s
 	}
-	f.merges = append(f.merges, mergeRec{Retired: r, Survivor: s, Height: height, Tx: tx, Cause: cause,
-		RetiredSize: f.size[r], SurvivorSize: f.size[s]})
-	if f.size[s] == 1 {
-		f.markAddr(s, s)
-	}
-	for y := r; ; {
-		f.markAddr(y, r)
-		f.parent[y] = s
-		if y = f.next[y]; y == r {
-			break
-		}
-	}
-	f.next[r], f.next[s] = f.next[s], f.next[r]
+	return s, r, true
+}
+
+// link retires root r into root s.
+func (f *forest) link(s, r uint32) {
+	f.parent[r] = s
 	f.size[s] += f.size[r]
-	f.bal[s] += f.bal[r]
-	f.recv[s] += f.recv[r]
-	f.first[s] = min(f.first[s], f.first[r])
-	f.last[s] = max(f.last[s], f.last[r])
-	f.markCluster(s)
-	f.markCluster(r)
-	return true
 }
 
-// clearDirty forgets the changes after a commit.
-func (f *forest) clearDirty() {
-	for _, d := range f.dirtyAddrs {
-		f.addrDirty[d.addr/64] &^= 1 << (d.addr % 64)
-	}
-	for _, c := range f.dirtyClus {
-		f.clusDirty[c/64] &^= 1 << (c % 64)
-	}
-	f.dirtyAddrs, f.dirtyClus, f.merges = f.dirtyAddrs[:0], f.dirtyClus[:0], f.merges[:0]
-}
+// memBytes is what the forest maps: 8 B per address of capacity.
+func (f *forest) memBytes() int { return f.pf.bytes() + f.sf.bytes() }
 
-func (f *forest) aggOf(r uint32) agg {
-	return agg{Size: f.size[r], Balance: f.bal[r], Received: f.recv[r], First: f.first[r], Last: f.last[r]}
-}
-
-// memBytes is the memory the union-find holds (36 B per address and the
-// dirty bits); the changes pending a commit add at most about 8 B per row
-// operation, and Update commits every commitOps of them.
-func (f *forest) memBytes() int {
-	return cap(f.parent)*4 + cap(f.size)*4 + cap(f.next)*4 + cap(f.bal)*8 + cap(f.recv)*8 + cap(f.first)*4 + cap(f.last)*4 +
-		cap(f.addrDirty)*8 + cap(f.clusDirty)*8
+func touchAgg(a *agg, h uint32) {
+	a.First = min(a.First, h)
+	a.Last = max(a.Last, h)
 }

@@ -46,9 +46,12 @@ type ClusterID uint32
 // tests can force many commits).
 var commitOps = 1 << 20
 
-// Clusterer is a clustering loaded in memory. A long-running process keeps
-// one and calls Update as blocks arrive; the package functions Build and
-// Update load, run and drop one.
+// Clusterer is a clustering loaded for updating. A long-running process
+// keeps one and calls Update as blocks arrive; the package function Update
+// loads, runs and closes one. It holds the union-find in scratch files
+// (8 B per address, unit.go) and, between commits, the aggregates of the
+// clusters touched since the last commit; everything else is read from the
+// stored rows when needed.
 type Clusterer struct {
 	ix        *index.Index
 	opts      Options
@@ -60,35 +63,22 @@ type Clusterer struct {
 	view      pattern.TxView
 	inTypes   []uint8
 	run       Stats
-	counted   int // of f.merges, how many tip.Merges includes
+	newMerges uint64 // merges since the last block boundary
 	broken    error
-}
 
-// Build clusters the whole index from scratch, replacing any stored clustering.
-func Build(ctx context.Context, ix *index.Index, opts Options, log *slog.Logger) (*Stats, error) {
-	opts, err := opts.normalized()
-	if err != nil {
-		return nil, err
-	}
-	if opts.SuperclusterSize == 0 {
-		opts.SuperclusterSize = DefaultSuperclusterSize
-	}
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	b := ix.Store.NewBatch()
-	defer b.Close()
-	b.DeleteRange([]byte{prefix}, []byte{prefix + 1})
-	b.Set(key1(kVersion), []byte{schemaVersion})
-	b.Set(key1(kOptions), encodeOptions(opts))
-	b.Set(key1(kTip), tipRec{}.encode())
-	if err := b.Commit(true); err != nil {
-		return nil, err
-	}
-	c := newClusterer(ix, opts, log)
-	c.f = newForest()
-	log.Info("cluster: build", "heuristics", opts.Change.String())
-	return c.Update(ctx)
+	// build is set while Build runs: merges go to the spill file and
+	// nothing else is tracked (the rows are written from the final forest).
+	build *buildState
+
+	// Changes since the last commit (update mode, commit.go): addresses
+	// that had no rows at the last commit and joined a cluster since, the
+	// merges (their retired clusters' member rows move), the current
+	// aggregates of every cluster of two or more touched, and an estimate of
+	// the member rows the retired clusters hold.
+	singles  []uint32
+	merges   []mergeRec
+	pending  map[uint32]agg
+	relabels int
 }
 
 // Update clusters the blocks the index gained since the last Build or
@@ -99,18 +89,31 @@ func Update(ctx context.Context, ix *index.Index, opts Options, log *slog.Logger
 	if err != nil {
 		return nil, err
 	}
+	defer c.Close()
 	return c.Update(ctx)
 }
 
 func newClusterer(ix *index.Index, opts Options, log *slog.Logger) *Clusterer {
-	return &Clusterer{ix: ix, opts: opts, log: log, cf: newChangeFinder(opts)}
+	return &Clusterer{ix: ix, opts: opts, log: log, cf: newChangeFinder(opts), pending: map[uint32]agg{}}
 }
 
-// Load reads the stored clustering into memory: the members of every
-// cluster of two or more, then one pass over the clustered transactions to
-// total each cluster's balance and activity. It fails with ErrNotBuilt
-// when there is none and ErrRebuild when it cannot be continued (other
-// heuristics than opts, or the index rolled back below it).
+// Close releases the union-find's scratch files.
+func (c *Clusterer) Close() error {
+	err := c.f.close()
+	c.f = nil
+	if c.broken == nil {
+		c.broken = errors.New("closed")
+	}
+	return err
+}
+
+// Load reads the stored clustering for updating: the member rows of every
+// cluster of two or more give the union-find (one sequential scan of the
+// `Cm` rows; aggregates are read from the `Cc` rows only for the clusters
+// a later update touches). It fails with ErrNotBuilt when there is none,
+// ErrIncomplete when a build was interrupted, and ErrRebuild when it cannot
+// be continued (other heuristics than opts, or the index rolled back below
+// it).
 func Load(ctx context.Context, ix *index.Index, opts Options, log *slog.Logger) (*Clusterer, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -134,10 +137,7 @@ func Load(ctx context.Context, ix *index.Index, opts Options, log *slog.Logger) 
 	}
 	c.tip = st.tip
 	start := time.Now()
-	if c.f, err = loadForest(ix.Store, st.tip.NAddr); err != nil {
-		return nil, err
-	}
-	if err := c.rescan(ctx); err != nil {
+	if c.f, err = loadForest(ctx, ix, st.tip.NAddr); err != nil {
 		return nil, err
 	}
 	log.Info("cluster: loaded", "addresses", st.tip.NAddr, "txs", st.tip.NTx, "elapsed", time.Since(start))
@@ -153,6 +153,11 @@ type state struct {
 // readState reads version, options and tip, and checks that the index still
 // holds the clustered tip.
 func readState(ix *index.Index) (state, error) {
+	if _, err := ix.Store.Get(key1(kIncomplete)); err == nil {
+		return state{}, fmt.Errorf("%w: a cluster build was interrupted before it wrote all its rows; run `cointrail cluster build`", ErrIncomplete)
+	} else if !errors.Is(err, kv.ErrNotFound) {
+		return state{}, err
+	}
 	v, err := ix.Store.Get(key1(kVersion))
 	if errors.Is(err, kv.ErrNotFound) {
 		return state{}, fmt.Errorf("%w: no clustering in this data directory; run `cointrail cluster build`", ErrNotBuilt)
@@ -208,17 +213,33 @@ func tipString(t index.Tip) string {
 }
 
 // loadForest rebuilds the union-find from the member rows.
-func loadForest(store kv.Store, n uint32) (*forest, error) {
-	f := newForest()
-	f.grow(n)
+func loadForest(ctx context.Context, ix *index.Index, n uint32) (f *forest, err error) {
+	if f, err = newForest(ix.Path()); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			f.close()
+			f = nil
+		}
+	}()
+	if err := f.grow(n); err != nil {
+		return nil, err
+	}
 	lo := key1(kMember)
-	it, err := store.NewIter(lo, kv.PrefixEnd(lo))
+	it, err := ix.Store.NewIter(lo, kv.PrefixEnd(lo))
 	if err != nil {
 		return nil, err
 	}
 	defer it.Close()
 	var cur, prev uint32
+	rows := 0
 	for ok := it.First(); ok; ok = it.Next() {
+		if rows++; rows%(1<<16) == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
 		k := it.Key()
 		if len(k) != 10 {
 			return nil, fmt.Errorf("%w: member key %x", ErrCorrupt, k)
@@ -234,14 +255,13 @@ func loadForest(store kv.Store, n uint32) (*forest, error) {
 			cur, prev = c, 0
 		}
 		if a == c {
-			continue // the root: already its own parent, in its own list
+			continue // the root: already its own parent
 		}
-		if a <= prev {
+		if a <= prev || f.size[a] != 1 {
 			return nil, fmt.Errorf("%w: member rows of cluster %d out of order", ErrCorrupt, c)
 		}
 		prev = a
 		f.parent[a] = c
-		f.next[a], f.next[c] = f.next[c], a
 		f.size[c]++
 	}
 	if err := it.Error(); err != nil {
@@ -253,73 +273,41 @@ func loadForest(store kv.Store, n uint32) (*forest, error) {
 	return f, nil
 }
 
-// rescan totals balance, received and activity per cluster over the
-// clustered transactions.
-func (c *Clusterer) rescan(ctx context.Context) error {
-	const chunk = 4096
-	for tx := uint32(0); tx < c.tip.NTx; {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		end := min(tx+chunk, c.tip.NTx)
-		c.ix.ReadLock()
-		if c.ix.NumTxs() < end {
-			c.ix.ReadUnlock()
-			return fmt.Errorf("%w: the index was rolled back below the clustered tip during load", ErrRebuild)
-		}
-		for ; tx < end; tx++ {
-			if err := c.processTx(tx, c.ix.TxHeight(tx), false); err != nil {
-				c.ix.ReadUnlock()
-				return err
-			}
-		}
-		c.ix.ReadUnlock()
-	}
-	return nil
-}
-
-// processTx folds transaction tx at height h into the forest: the balance
-// and activity of the clusters it touches and, with link, the merges the
-// heuristics make. The caller holds the index's read lock.
-func (c *Clusterer) processTx(tx, h uint32, link bool) error {
+// processTx folds transaction tx at height h into the forest: the merges
+// the heuristics make and, when updating, the aggregates of the clusters of
+// two or more it touches. The caller holds the index's read lock.
+func (c *Clusterer) processTx(tx, h uint32) error {
 	f, v := c.f, &c.view
 	pattern.ViewOf(c.ix, tx, v)
 	fresh := f.n() + 1
 	for j, a := range v.OutAddrs {
 		if a > f.n() {
-			if !link || a != f.n()+1 {
+			if a != f.n()+1 {
 				return fmt.Errorf("%w: output %d of tx %d pays address id %d, %d addresses known", ErrCorrupt, j, tx, a, f.n())
 			}
-			f.grow(a)
+			if err := f.grow(a); err != nil {
+				return err
+			}
 		}
 	}
 	for i, a := range v.InAddrs {
-		if a == 0 {
-			continue
-		}
 		if a >= fresh {
 			return fmt.Errorf("%w: input %d of tx %d spends address id %d, first paid later", ErrCorrupt, i, tx, a)
 		}
-		r := f.parent[a]
-		f.bal[r] -= v.InValues[i]
-		f.touch(r, h)
-		if link && f.size[r] > 1 {
-			f.markCluster(r)
+	}
+	if c.build == nil {
+		for i, a := range v.InAddrs {
+			if err := c.touch(a, tx, h, -v.InValues[i], 0); err != nil {
+				return err
+			}
+		}
+		for j, a := range v.OutAddrs {
+			if err := c.touch(a, tx, h, v.OutValues[j], v.OutValues[j]); err != nil {
+				return err
+			}
 		}
 	}
-	for j, a := range v.OutAddrs {
-		if a == 0 {
-			continue
-		}
-		r := f.parent[a]
-		f.bal[r] += v.OutValues[j]
-		f.recv[r] += v.OutValues[j]
-		f.touch(r, h)
-		if link && f.size[r] > 1 {
-			f.markCluster(r)
-		}
-	}
-	if !link || len(v.InAddrs) == 0 {
+	if len(v.InAddrs) == 0 {
 		return nil
 	}
 	c.run.Txs++
@@ -335,7 +323,9 @@ func (c *Clusterer) processTx(tx, h uint32, link bool) error {
 		}
 		if anchor == 0 {
 			anchor = a
-		} else if f.union(anchor, a, CauseInputs, h, tx) {
+		} else if ok, err := c.union(anchor, a, CauseInputs, h, tx); err != nil {
+			return err
+		} else if ok {
 			c.run.InputMerges++
 		}
 	}
@@ -347,10 +337,124 @@ func (c *Clusterer) processTx(tx, h uint32, link bool) error {
 	for in := first; in < first+uint64(n); in++ {
 		c.inTypes = append(c.inTypes, c.ix.OutType(c.ix.InputPrevOut(in)))
 	}
-	if j := c.cf.find(v, c.inTypes, fresh); j >= 0 && f.union(anchor, v.OutAddrs[j], CauseChange, h, tx) {
-		c.run.ChangeMerges++
+	if j := c.cf.find(v, c.inTypes, fresh); j >= 0 {
+		ok, err := c.union(anchor, v.OutAddrs[j], CauseChange, h, tx)
+		if err != nil {
+			return err
+		}
+		if ok {
+			c.run.ChangeMerges++
+		}
 	}
 	return nil
+}
+
+// touch adds a payment (recv > 0) or spend to the aggregates of a's
+// cluster if it has two or more members; a cluster of one has no stored
+// aggregates and gets them from the index when it first joins another.
+func (c *Clusterer) touch(a, tx, h uint32, bal, recv int64) error {
+	if a == 0 {
+		return nil
+	}
+	r := c.f.find(a)
+	if c.f.size[r] < 2 {
+		return nil
+	}
+	g, err := c.aggOf(r, tx)
+	if err != nil {
+		return err
+	}
+	g.Balance += bal
+	g.Received += recv
+	touchAgg(&g, h)
+	c.pending[r] = g
+	return nil
+}
+
+// aggOf returns the current aggregates of root r while tx is processed:
+// the pending ones, else (a cluster of two or more untouched since the last
+// commit) its stored row, else (a cluster of one) its address's history up
+// to and including tx, read from the index.
+func (c *Clusterer) aggOf(r, tx uint32) (agg, error) {
+	if g, ok := c.pending[r]; ok {
+		return g, nil
+	}
+	if c.f.size[r] >= 2 {
+		v, err := c.ix.Store.Get(keyU32(kAgg, r))
+		if errors.Is(err, kv.ErrNotFound) {
+			return agg{}, fmt.Errorf("%w: cluster %d of %d addresses has no aggregates row", ErrCorrupt, r, c.f.size[r])
+		}
+		if err != nil {
+			return agg{}, err
+		}
+		return decodeAgg(r, v)
+	}
+	first, n := c.ix.TxOutputs(tx)
+	limit := first + uint64(n)
+	g := agg{Size: 1, First: noHeight}
+	prev := index.NoOut
+	for o := c.ix.AddrHead(r); o != index.NoOut; o = c.ix.OutPrevSame(o) {
+		if o >= prev || o >= c.ix.NumOuts() {
+			return agg{}, fmt.Errorf("%w: the output chain of address %d is not decreasing at output %d", ErrCorrupt, r, o)
+		}
+		prev = o
+		if o >= limit {
+			continue
+		}
+		v := c.ix.OutValue(o)
+		g.Received += v
+		touchAgg(&g, c.ix.TxHeight(c.ix.OutTx(o)))
+		if sp := c.ix.OutSpender(o); sp != index.NoTx && sp <= tx {
+			touchAgg(&g, c.ix.TxHeight(sp))
+		} else {
+			g.Balance += v
+		}
+	}
+	return g, nil
+}
+
+// union links the clusters of a and b; it reports whether they were apart.
+// The larger cluster survives and keeps its id; on equal sizes the one with
+// the smaller id (the older) does.
+func (c *Clusterer) union(a, b uint32, cause Cause, height, tx uint32) (bool, error) {
+	f := c.f
+	s, r, ok := f.pick(a, b)
+	if !ok {
+		return false, nil
+	}
+	m := mergeRec{Retired: r, Survivor: s, Height: height, Tx: tx, Cause: cause, RetiredSize: f.size[r], SurvivorSize: f.size[s]}
+	if c.build != nil {
+		if err := c.build.spill(m); err != nil {
+			return false, err
+		}
+	} else {
+		gs, err := c.aggOf(s, tx)
+		if err != nil {
+			return false, err
+		}
+		gr, err := c.aggOf(r, tx)
+		if err != nil {
+			return false, err
+		}
+		gs.Size += gr.Size
+		gs.Balance += gr.Balance
+		gs.Received += gr.Received
+		gs.First, gs.Last = min(gs.First, gr.First), max(gs.Last, gr.Last)
+		c.pending[s] = gs
+		delete(c.pending, r)
+		for _, x := range [2]uint32{s, r} {
+			if f.size[x] == 1 { // a cluster of one has no rows yet
+				c.singles = append(c.singles, x)
+			}
+		}
+		if f.size[r] >= 2 {
+			c.relabels += int(f.size[r])
+		}
+		c.merges = append(c.merges, m)
+	}
+	f.link(s, r)
+	c.newMerges++
+	return true, nil
 }
 
 // Update clusters the blocks the index gained since the clusterer's tip,
@@ -367,7 +471,9 @@ func (c *Clusterer) Update(ctx context.Context) (*Stats, error) {
 	}
 	itip := c.ix.Tip()
 	_, _, _, nAddr := itip.Counts()
-	c.f.reserve(nAddr)
+	if err := c.f.reserve(nAddr); err != nil {
+		return nil, err
+	}
 	h := c.tip.Height + 1
 	if c.tip.NTx == 0 {
 		h = 0
@@ -424,11 +530,11 @@ func (c *Clusterer) block(h uint32) error {
 		return fmt.Errorf("%w: the index was rolled back below height %d during the update", ErrRebuild, h)
 	}
 	for tx := b.FirstTx; tx < end; tx++ {
-		if err := c.processTx(tx, h, true); err != nil {
+		if err := c.processTx(tx, h); err != nil {
 			return err
 		}
 	}
-	c.tip = tipRec{Height: h, Hash: b.Hash, NTx: end, NAddr: c.f.n(), Merges: c.tip.Merges + uint64(len(c.f.merges)-c.counted)}
-	c.counted = len(c.f.merges)
+	c.tip = tipRec{Height: h, Hash: b.Hash, NTx: end, NAddr: c.f.n(), Merges: c.tip.Merges + c.newMerges}
+	c.newMerges = 0
 	return nil
 }
