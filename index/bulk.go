@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
+	"github.com/cespare/xxhash/v2"
 	"github.com/cointrail/cointrail/chain"
 	"github.com/cointrail/cointrail/internal/failpoint"
 )
@@ -408,7 +409,7 @@ func (f *forwardPass) block(blk *Block) error {
 				if len(out.Key) > 255 {
 					return fmt.Errorf("%w: address key of %d bytes", ErrInternal, len(out.Key))
 				}
-				f.addrRecs = append(f.addrRecs, bulkAddr{int(addrHash([]byte(out.Key)) >> 32 % uint64(f.b.st.Parts)), nOut, out.Key})
+				f.addrRecs = append(f.addrRecs, bulkAddr{int(xxhash.Sum64String(string(out.Key)) >> 32 % uint64(f.b.st.Parts)), nOut, out.Key})
 			}
 			if out.Type != chain.ScriptOpReturn {
 				if j > maxVout {
