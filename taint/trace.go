@@ -17,39 +17,24 @@ import (
 // chain: one or two 1-in 2-out payments in a row are ordinary wallet use.
 const MinPeelChain = 3
 
-// Trace follows the seeds through g under p.Model and returns the result.
+// Trace follows the seeds through g under p.Model and returns the result,
+// held whole in memory; it is Stream followed by Stream.Result. Use Stream
+// to write a large result without holding it.
 //
-// Forward, transactions are visited in increasing number (a min-heap), so
-// every tainted input of a transaction is final before it is split and the
-// result does not depend on map order or timing. Backward mirrors it with
-// decreasing numbers, apportioning each transaction's tainted outputs over
-// its inputs. If p.MaxTxs is reached Trace returns the truncated Result (the
-// taint not yet followed is counted as stopped with reason "limit") and an
-// error wrapping ErrLimit; other errors return no Result.
+// If p.MaxTxs is reached Trace returns the truncated Result (the taint not
+// yet followed is counted as stopped with reason "limit") and an error
+// wrapping ErrLimit; other errors return no Result.
 func Trace(ctx context.Context, g Graph, attr Attribution, seeds []Seed, p Params, log *slog.Logger) (*Result, error) {
-	if err := p.validate(); err != nil {
+	s, err := Stream(ctx, g, attr, seeds, p, StreamOptions{}, log)
+	if s == nil {
 		return nil, err
 	}
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+	defer s.Close()
+	res, rerr := s.Result()
+	if rerr != nil {
+		return nil, rerr
 	}
-	t := &tracer{g: g, attr: attr, p: p, byOut: map[uint64]int32{}, cbPend: map[uint32]*cbPending{},
-		firstTime: math.MaxInt64, lastTime: math.MinInt64, lastH: math.MaxUint32}
-	seedInfo, err := t.seed(seeds)
-	if err != nil {
-		return nil, err
-	}
-	log.Debug("taint: trace start", "model", p.Model, "direction", p.Direction, "seeds", len(seeds), "traced_sat", t.traced)
-	runErr := t.run(ctx)
-	if runErr != nil && !errors.Is(runErr, ErrLimit) {
-		return nil, runErr
-	}
-	if p.Progress != nil {
-		p.Progress(t.visited)
-	}
-	res := t.result(seedInfo, runErr != nil)
-	log.Debug("taint: trace done", "model", p.Model, "txs", t.visited, "outputs", len(res.Outputs), "truncated", runErr != nil)
-	return res, runErr
+	return res, err
 }
 
 // TraceModels runs Trace once per model with otherwise the same parameters
@@ -57,16 +42,8 @@ func Trace(ctx context.Context, g Graph, attr Attribution, seeds []Seed, p Param
 // MaxTxs still gives its truncated result; the returned error then wraps
 // ErrLimit.
 func TraceModels(ctx context.Context, g Graph, attr Attribution, seeds []Seed, p Params, models []Model, log *slog.Logger) ([]*Result, error) {
-	if len(models) == 0 {
-		return nil, fmt.Errorf("%w: no model given (valid: %s)", ErrBadParams, validModels)
-	}
-	for i, m := range models {
-		if !m.Valid() {
-			return nil, fmt.Errorf("%w: unknown model %s (valid: %s)", ErrBadParams, m, validModels)
-		}
-		if slices.Contains(models[:i], m) {
-			return nil, fmt.Errorf("%w: model %s given twice", ErrBadParams, m)
-		}
+	if err := checkModels(models); err != nil {
+		return nil, err
 	}
 	var out []*Result
 	var limitErr error
@@ -85,26 +62,68 @@ func TraceModels(ctx context.Context, g Graph, attr Attribution, seeds []Seed, p
 	return out, limitErr
 }
 
-// rec is a tainted output. Only tainted outputs get one.
-type rec struct {
-	out     uint64
-	value   int64
-	taint   int64
-	tx      uint32 // creator
-	spender uint32
-	vout    uint32
-	hops    uint32
-	addr    uint32
-	segOff  uint32 // FIFO/LIFO: segments in tracer.segs
-	segN    uint32
-	stop    Stop
-	viaCJ   bool // made by visiting a CoinJoin
+func checkModels(models []Model) error {
+	if len(models) == 0 {
+		return fmt.Errorf("%w: no model given (valid: %s)", ErrBadParams, validModels)
+	}
+	for i, m := range models {
+		if !m.Valid() {
+			return fmt.Errorf("%w: unknown model %s (valid: %s)", ErrBadParams, m, validModels)
+		}
+		if slices.Contains(models[:i], m) {
+			return fmt.Errorf("%w: model %s given twice", ErrBadParams, m)
+		}
+	}
+	return nil
 }
 
-type edge struct {
-	fromTx, vout, toTx uint32
-	sat                int64
-	fee                bool
+// StreamOptions tunes where a trace keeps its state.
+type StreamOptions struct {
+	// TempDir holds the trace's memory-mapped state files (unlinked at
+	// once); "" is os.TempDir().
+	TempDir string
+}
+
+// Stream runs the trace like Trace but keeps its per-output state in
+// compact arrays indexed by output id (16 bytes per output of the chain,
+// memory-mapped, see dense.go) and returns a TraceStream that writes the
+// result from them, in the canonical order, without building it. The
+// caller must Close it. On ErrLimit the stream is returned with the error,
+// like Trace's truncated Result; on other errors it is nil.
+func Stream(ctx context.Context, g Graph, attr Attribution, seeds []Seed, p Params, opt StreamOptions, log *slog.Logger) (*TraceStream, error) {
+	if err := p.validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	t := &tracer{g: g, attr: attr, p: p, cbPend: map[uint32]*cbPending{}, ar: &arena{dir: opt.TempDir},
+		firstTime: math.MaxInt64, lastTime: math.MinInt64, lastH: math.MaxUint32}
+	if err := t.alloc(); err != nil {
+		t.ar.release()
+		return nil, err
+	}
+	seedInfo, err := t.seed(seeds)
+	if err != nil {
+		t.ar.release()
+		return nil, err
+	}
+	log.Debug("taint: trace start", "model", p.Model, "direction", p.Direction, "seeds", len(seeds), "traced_sat", t.traced)
+	runErr := t.run(ctx)
+	if runErr != nil && !errors.Is(runErr, ErrLimit) {
+		t.ar.release()
+		return nil, runErr
+	}
+	if p.Progress != nil {
+		p.Progress(t.visited)
+	}
+	s, err := t.stream(seedInfo, runErr != nil)
+	if err != nil {
+		t.ar.release()
+		return nil, err
+	}
+	log.Debug("taint: trace done", "model", p.Model, "txs", t.visited, "outputs", s.nOut, "truncated", runErr != nil)
+	return s, runErr
 }
 
 // cbPending is the tainted fees paid in one block, waiting for its coinbase.
@@ -114,35 +133,46 @@ type cbPending struct {
 	hops   uint32
 }
 
-type peel struct {
-	tx      uint32
-	in      uint64 // the output its one input spends
-	larger  uint64 // its larger output (the first on a tie)
-	smaller int64  // value of the other output
+// feeEdge is a tainted fee carried into a coinbase (FeesToCoinbase).
+type feeEdge struct {
+	payer, cb uint32
+	sat       int64
 }
 
 type tracer struct {
 	g    Graph
 	attr Attribution
 	p    Params
+	ar   *arena
 
-	recs  []rec
-	byOut map[uint64]int32
-	segs  []Seg
-	heap  []uint64
-	sp    splitter
+	numOuts uint64
+	st      []outState // by output id
+	present bitset     // outputs with taint, for the result's ordered walk
+	refs    []segRef   // FIFO/LIFO: by output id
+	segs    []Seg
+	nOut    int
+
+	// pending holds the keys of the transactions still to visit: forward
+	// tx<<1 and, for the coinbase of a block receiving tainted fees,
+	// (last tx of the block)<<1 | 1 (visited after every transaction of its
+	// block; its outputs cannot be spent before the next block); backward
+	// the tx number, visited from the highest down. Keys are only added
+	// ahead of the one being visited, so walking the set in order visits
+	// every transaction once, after all its tainted inputs are final.
+	pending bitset
+	cur     uint64
+	peel    bitset // visited peel steps, by tx
+	larger  bitset // the larger outputs of visited peel steps, by output id
+	sp      splitter
 
 	ins   []Flow
 	outs  []Flow
 	prevs []uint64
 	view  pattern.TxView
 
-	cbPend map[uint32]*cbPending
-	peels  []peel
-	edges  []edge
-
-	popped  bool
-	last    uint64
+	cbPend  map[uint32]*cbPending
+	fees    []feeEdge        // in payer order
+	edgeSat map[uint64]int64 // backward: a seed's taint received from its spender, where merged
 	visited int
 
 	traced, fee, inCoinJoin, stoppedExtra int64
@@ -150,6 +180,40 @@ type tracer struct {
 	firstTime, lastTime                   int64
 	lastH                                 uint32
 	lastHTime                             int64
+}
+
+func (t *tracer) alloc() error {
+	n := t.g.NumTxs()
+	if n > 0 {
+		first, k := t.g.TxOutputs(n - 1)
+		t.numOuts = first + uint64(k)
+	}
+	var err error
+	if t.st, err = allocOutStates(t.ar, t.numOuts); err != nil {
+		return err
+	}
+	if t.present, err = newBitset(t.ar, t.numOuts); err != nil {
+		return err
+	}
+	if t.larger, err = newBitset(t.ar, t.numOuts); err != nil {
+		return err
+	}
+	if t.peel, err = newBitset(t.ar, uint64(n)); err != nil {
+		return err
+	}
+	keys := uint64(n)
+	if t.p.Direction == Forward {
+		keys *= 2
+	}
+	if t.pending, err = newBitset(t.ar, keys); err != nil {
+		return err
+	}
+	if t.p.Model.segmented() {
+		if t.refs, err = allocSegRefs(t.ar, t.numOuts); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (t *tracer) txid(tx uint32) Hash { return displayHash(t.g.TxHash(tx)) }
@@ -160,22 +224,17 @@ func (t *tracer) outpoint(out uint64) string {
 	return fmt.Sprintf("%s:%d", t.txid(tx), out-first)
 }
 
-// seed validates the seeds and makes their records, in output id order.
+// seed validates the seeds and records their taint, in output id order.
 func (t *tracer) seed(seeds []Seed) ([]SeedInfo, error) {
 	if len(seeds) == 0 {
 		return nil, fmt.Errorf("%w: no seeds", ErrBadParams)
-	}
-	var numOuts uint64
-	if n := t.g.NumTxs(); n > 0 {
-		first, k := t.g.TxOutputs(n - 1)
-		numOuts = first + uint64(k)
 	}
 	sorted := slices.Clone(seeds)
 	slices.SortFunc(sorted, func(a, b Seed) int { return cmp.Compare(a.Out, b.Out) })
 	info := make([]SeedInfo, 0, len(sorted))
 	for i, s := range sorted {
-		if s.Out >= numOuts {
-			return nil, fmt.Errorf("%w: seed output %d out of range (the graph has %d outputs)", ErrBadParams, s.Out, numOuts)
+		if s.Out >= t.numOuts {
+			return nil, fmt.Errorf("%w: seed output %d out of range (the graph has %d outputs)", ErrBadParams, s.Out, t.numOuts)
 		}
 		if i > 0 && sorted[i-1].Out == s.Out {
 			return nil, fmt.Errorf("%w: seed %s given twice", ErrBadParams, t.outpoint(s.Out))
@@ -196,33 +255,48 @@ func (t *tracer) seed(seeds []Seed) ([]SeedInfo, error) {
 		info = append(info, SeedInfo{Out: s.Out, TxID: t.txid(tx), Vout: uint32(s.Out - first), AmountSat: amt})
 		t.traced += amt
 		t.seeTime(tx)
-		t.add(s.Out, tx, uint32(s.Out-first), t.g.OutSpender(s.Out), Flow{Value: v, Taint: amt}, 0, false)
+		t.add(s.Out, tx, t.g.OutSpender(s.Out), Flow{Value: v, Taint: amt}, 0, false, false)
 	}
 	return info, nil
 }
 
-// add records taint on an output, deciding whether to follow it. An output
-// gets taint from exactly one visited transaction (forward its creator,
-// backward its spender), so it already has a record only if it is also a
-// seed: the taint is then merged, and the overlap (the same satoshis
-// tainted twice) taken off TracedSat so conservation still holds.
-func (t *tracer) add(out uint64, tx, vout, spender uint32, f Flow, hops uint32, viaCJ bool) {
-	if ri, ok := t.byOut[out]; ok {
-		t.merge(&t.recs[ri], f, hops)
+// add records taint on an output, deciding whether to follow it; tx is its
+// creator, spender its spender. An output gets taint from exactly one
+// visited transaction (forward its creator, backward its spender), so it
+// already has taint only if it is also a seed: the taint is then merged,
+// and the overlap (the same satoshis tainted twice) taken off TracedSat so
+// conservation still holds. visit says the taint comes from visiting a
+// transaction (not from a seed).
+func (t *tracer) add(out uint64, tx, spender uint32, f Flow, hops uint32, viaCJ, visit bool) {
+	r := &t.st[out]
+	if r.flags&fPresent != 0 {
+		if visit && t.p.Direction == Backward {
+			r.flags |= fEdge
+			if t.edgeSat == nil {
+				t.edgeSat = map[uint64]int64{}
+			}
+			t.edgeSat[out] = f.Taint
+		}
+		t.merge(out, r, tx, spender, f, hops)
 		return
 	}
-	r := rec{out: out, value: f.Value, taint: f.Taint, tx: tx, spender: spender, vout: vout, hops: hops,
-		addr: t.g.OutAddr(out), viaCJ: viaCJ}
-	if t.p.Model.segmented() {
-		r.segOff = uint32(len(t.segs))
-		t.appendSegs(f)
-		r.segN = uint32(len(t.segs)) - r.segOff
+	*r = outState{taint: f.Taint, hops: hops, flags: fPresent}
+	if viaCJ {
+		r.flags |= fViaCJ
 	}
-	r.stop = t.stopFor(&r)
-	t.byOut[out] = int32(len(t.recs))
-	t.recs = append(t.recs, r)
+	if visit && t.p.Direction == Backward {
+		r.flags |= fEdge
+	}
+	t.present.set(out)
+	t.nOut++
+	if t.p.Model.segmented() {
+		off := len(t.segs)
+		t.appendSegs(f)
+		t.refs[out] = segRef{uint32(off), uint32(len(t.segs) - off)}
+	}
+	r.stop = t.stopFor(out, r, tx, spender)
 	if r.stop == StopFollowed {
-		t.follow(&r)
+		t.follow(tx, spender)
 	}
 }
 
@@ -234,36 +308,37 @@ func (t *tracer) appendSegs(f Flow) {
 	t.segs = append(t.segs, f.Segs...)
 }
 
-func (t *tracer) segsOf(r *rec) []Seg {
+func (t *tracer) segsOf(out uint64) []Seg {
 	if !t.p.Model.segmented() {
 		return nil
 	}
-	return t.segs[r.segOff : r.segOff+r.segN : r.segOff+r.segN]
+	r := t.refs[out]
+	return t.segs[r.off : r.off+r.n : r.off+r.n]
 }
 
-func (t *tracer) merge(r *rec, f Flow, hops uint32) {
+func (t *tracer) merge(out uint64, r *outState, tx, spender uint32, f Flow, hops uint32) {
 	old := r.taint
 	was := r.stop
 	switch {
 	case t.p.Model == Poison:
-		r.taint = r.value
+		r.taint = t.g.OutValue(out)
 	case t.p.Model.segmented():
-		u := unionSegs(t.segsOf(r), prefixSegs(f))
-		r.segOff = uint32(len(t.segs))
+		u := unionSegs(t.segsOf(out), prefixSegs(f))
+		off := len(t.segs)
 		t.segs = append(t.segs, u...)
-		r.segN = uint32(len(u))
+		t.refs[out] = segRef{uint32(off), uint32(len(u))}
 		r.taint = 0
 		for _, s := range u {
 			r.taint += s.End - s.Start
 		}
 	default:
-		r.taint = min(r.value, old+f.Taint)
+		r.taint = min(t.g.OutValue(out), old+f.Taint)
 	}
 	t.traced -= old + f.Taint - r.taint
 	r.hops = min(r.hops, hops)
-	r.stop = t.stopFor(r)
+	r.stop = t.stopFor(out, r, tx, spender)
 	if r.stop == StopFollowed && was != StopFollowed {
-		t.follow(r)
+		t.follow(tx, spender)
 	}
 }
 
@@ -292,29 +367,31 @@ func unionSegs(a, b []Seg) []Seg {
 // reasons are documented: attribution first (an exchange deposit is an
 // arrival even if unspent or dust), then the end of the graph, then dust,
 // then the limits.
-func (t *tracer) stopFor(r *rec) Stop {
-	if t.p.StopAtService && t.attr != nil && r.addr != 0 {
-		if _, ok := t.attr.Entity(r.addr); ok {
-			return StopArrival
+func (t *tracer) stopFor(out uint64, r *outState, tx, spender uint32) Stop {
+	if t.p.StopAtService && t.attr != nil {
+		if addr := t.g.OutAddr(out); addr != 0 {
+			if _, ok := t.attr.Entity(addr); ok {
+				return StopArrival
+			}
 		}
 	}
-	next := r.spender
+	next := spender
 	if t.p.Direction == Forward {
-		if r.spender == NoTx {
+		if spender == NoTx {
 			return StopUnspent
 		}
 	} else {
-		if _, n := t.g.TxInputs(r.tx); n == 0 {
+		if _, n := t.g.TxInputs(tx); n == 0 {
 			return StopMined
 		}
-		next = r.tx
+		next = tx
 	}
 	switch {
 	case r.taint < t.p.MinSats:
 		return StopDust
 	case t.p.MaxHops > 0 && r.hops >= uint32(t.p.MaxHops):
 		return StopMaxHops
-	case t.p.StopAtCoinJoin && r.viaCJ:
+	case t.p.StopAtCoinJoin && r.flags&fViaCJ != 0:
 		return StopCoinJoin
 	case !t.inWindow(next):
 		return StopWindow
@@ -339,69 +416,35 @@ func (t *tracer) inWindow(tx uint32) bool {
 	return true
 }
 
-// Heap keys. Forward: tx<<1, and (last tx of block h)<<1 | 1 for the
-// coinbase of block h receiving fees (visited after every transaction of
-// its block; its outputs cannot be spent before the next block). Backward:
-// ^tx, so the min-heap yields the highest number first.
-func (t *tracer) follow(r *rec) {
+// follow schedules the transaction an output's taint goes on to.
+func (t *tracer) follow(tx, spender uint32) {
 	if t.p.Direction == Forward {
-		t.push(uint64(r.spender) << 1)
+		t.pending.set(uint64(spender) << 1)
 	} else {
-		t.push(^uint64(r.tx))
+		t.pending.set(uint64(tx))
 	}
 }
 
-func (t *tracer) push(k uint64) {
-	t.heap = append(t.heap, k)
-	for i := len(t.heap) - 1; i > 0; {
-		p := (i - 1) / 2
-		if t.heap[p] <= t.heap[i] {
-			break
-		}
-		t.heap[p], t.heap[i] = t.heap[i], t.heap[p]
-		i = p
-	}
-}
-
-func (t *tracer) pop() uint64 {
-	h := t.heap
-	k := h[0]
-	n := len(h) - 1
-	h[0] = h[n]
-	h = h[:n]
-	for i := 0; ; {
-		l, m := 2*i+1, i
-		if l < n && h[l] < h[m] {
-			m = l
-		}
-		if l+1 < n && h[l+1] < h[m] {
-			m = l + 1
-		}
-		if m == i {
-			break
-		}
-		h[i], h[m] = h[m], h[i]
-		i = m
-	}
-	t.heap = h
-	return k
-}
-
-// next pops the next distinct key. Keys are pushed only ahead of the one
-// being visited, so duplicates come out next to each other.
+// next takes the next key to visit off pending.
 func (t *tracer) next() (uint64, bool) {
-	for len(t.heap) > 0 {
-		k := t.pop()
-		if t.popped && k == t.last {
-			continue
-		}
-		t.popped, t.last = true, k
-		return k, true
+	var k uint64
+	var ok bool
+	if t.p.Direction == Forward {
+		k, ok = t.pending.next(t.cur)
+	} else {
+		k, ok = t.pending.prev(t.cur)
 	}
-	return 0, false
+	if ok {
+		t.pending.clear(k)
+		t.cur = k
+	}
+	return k, ok
 }
 
 func (t *tracer) run(ctx context.Context) error {
+	if t.p.Direction == Backward {
+		t.cur = uint64(t.g.NumTxs())
+	}
 	for {
 		k, ok := t.next()
 		if !ok {
@@ -426,7 +469,7 @@ func (t *tracer) run(ctx context.Context) error {
 		var err error
 		switch {
 		case t.p.Direction == Backward:
-			err = t.visitBackward(uint32(^k))
+			err = t.visitBackward(uint32(k))
 		case k&1 == 1:
 			err = t.visitCoinbase(t.g.TxHeight(uint32(k >> 1)))
 		default:
@@ -443,7 +486,7 @@ func (t *tracer) run(ctx context.Context) error {
 func (t *tracer) truncate(k uint64) {
 	switch {
 	case t.p.Direction == Backward:
-		first, n := t.g.TxOutputs(uint32(^k))
+		first, n := t.g.TxOutputs(uint32(k))
 		for o := first; o < first+uint64(n); o++ {
 			t.limitRec(o)
 		}
@@ -462,8 +505,8 @@ func (t *tracer) truncate(k uint64) {
 }
 
 func (t *tracer) limitRec(out uint64) {
-	if ri, ok := t.byOut[out]; ok && t.recs[ri].stop == StopFollowed {
-		t.recs[ri].stop = StopLimit
+	if r := &t.st[out]; r.flags&fPresent != 0 && r.stop == StopFollowed {
+		r.stop = StopLimit
 	}
 }
 
@@ -505,13 +548,19 @@ func (t *tracer) classify(tx uint32, taint int64) pattern.Kind {
 		t.fanOuts++
 	case k&pattern.PeelStep != 0:
 		first, _ := t.g.TxOutputs(tx)
-		p := peel{tx: tx, in: t.prevs[0], larger: first, smaller: t.view.OutValues[1]}
-		if t.view.OutValues[1] > t.view.OutValues[0] {
-			p.larger, p.smaller = first+1, t.view.OutValues[0]
-		}
-		t.peels = append(t.peels, p)
+		t.peel.set(uint64(tx))
+		t.larger.set(first + uint64(largerOf(t.view.OutValues[0], t.view.OutValues[1])))
 	}
 	return k
+}
+
+// largerOf says which output of a peel step is the larger (the first on a
+// tie).
+func largerOf(v0, v1 int64) uint32 {
+	if v1 > v0 {
+		return 1
+	}
+	return 0
 }
 
 func (t *tracer) visitForward(tx uint32) error {
@@ -524,12 +573,10 @@ func (t *tracer) visitForward(tx uint32) error {
 	for in := first; in < first+uint64(n); in++ {
 		prev := t.g.InputPrevOut(in)
 		f := Flow{Value: t.g.OutValue(prev)}
-		if ri, ok := t.byOut[prev]; ok && t.recs[ri].stop == StopFollowed {
-			r := &t.recs[ri]
-			f.Taint, f.Segs = r.taint, t.segsOf(r)
+		if r := &t.st[prev]; r.flags&fPresent != 0 && r.stop == StopFollowed {
+			f.Taint, f.Segs = r.taint, t.segsOf(prev)
 			hop = min(hop, r.hops)
 			tin += r.taint
-			t.edges = append(t.edges, edge{fromTx: r.tx, vout: r.vout, toTx: tx, sat: r.taint})
 		}
 		t.ins = append(t.ins, f)
 		t.prevs = append(t.prevs, prev)
@@ -548,7 +595,7 @@ func (t *tracer) visitForward(tx uint32) error {
 	for j := range nOut {
 		if res[j].Taint > 0 {
 			o := outFirst + uint64(j)
-			t.add(o, tx, j, t.g.OutSpender(o), res[j], hop+1, kind.IsCoinJoin())
+			t.add(o, tx, t.g.OutSpender(o), res[j], hop+1, kind.IsCoinJoin(), true)
 		}
 	}
 	t.payFee(tx, res[nOut], hop)
@@ -568,7 +615,7 @@ func (t *tracer) payFee(tx uint32, fee Flow, hop uint32) {
 	if !ok {
 		cp = &cbPending{hops: hop}
 		t.cbPend[h] = cp
-		t.push(uint64(t.lastTxOf(h))<<1 | 1)
+		t.pending.set(uint64(t.lastTxOf(h))<<1 | 1)
 	}
 	fee.Segs = slices.Clone(fee.Segs)
 	cp.fees = append(cp.fees, fee)
@@ -611,7 +658,7 @@ func (t *tracer) visitCoinbase(h uint32) error {
 	t.ins = append(t.ins[:0], Flow{Value: max(0, cbValue-fees)})
 	t.ins = append(t.ins, cp.fees...)
 	for i, f := range cp.fees {
-		t.edges = append(t.edges, edge{fromTx: cp.payers[i], toTx: cb, sat: f.Taint, fee: true})
+		t.fees = append(t.fees, feeEdge{payer: cp.payers[i], cb: cb, sat: f.Taint})
 	}
 	res, err := t.sp.forward(t.p.Model, t.ins, t.view.OutValues)
 	if err != nil {
@@ -620,7 +667,7 @@ func (t *tracer) visitCoinbase(h uint32) error {
 	for j := range nOut {
 		if res[j].Taint > 0 {
 			o := outFirst + uint64(j)
-			t.add(o, cb, j, t.g.OutSpender(o), res[j], cp.hops+1, false)
+			t.add(o, cb, t.g.OutSpender(o), res[j], cp.hops+1, false, true)
 		}
 	}
 	t.fee += res[nOut].Taint
@@ -636,9 +683,9 @@ func (t *tracer) visitBackward(tx uint32) error {
 	var tout int64
 	for j, v := range t.view.OutValues {
 		f := Flow{Value: v}
-		if ri, ok := t.byOut[outFirst+uint64(j)]; ok && t.recs[ri].stop == StopFollowed {
-			r := &t.recs[ri]
-			f.Taint, f.Segs = r.taint, t.segsOf(r)
+		o := outFirst + uint64(j)
+		if r := &t.st[o]; r.flags&fPresent != 0 && r.stop == StopFollowed {
+			f.Taint, f.Segs = r.taint, t.segsOf(o)
 			hop = min(hop, r.hops)
 			tout += r.taint
 		}
@@ -664,87 +711,9 @@ func (t *tracer) visitBackward(tx uint32) error {
 			continue
 		}
 		prev := t.prevs[i]
-		src := t.g.OutTx(prev)
-		srcFirst, _ := t.g.TxOutputs(src)
-		vout := uint32(prev - srcFirst)
-		t.edges = append(t.edges, edge{fromTx: src, vout: vout, toTx: tx, sat: f.Taint})
-		t.add(prev, src, vout, tx, f, hop+1, kind.IsCoinJoin())
+		t.add(prev, t.g.OutTx(prev), tx, f, hop+1, kind.IsCoinJoin(), true)
 	}
 	return nil
-}
-
-// result assembles the sorted, self-contained Result.
-func (t *tracer) result(seeds []SeedInfo, truncated bool) *Result {
-	g := t.g
-	tipH, tipHash := g.Tip()
-	r := &Result{TipHeight: tipH, TipHash: displayHash(tipHash), Model: t.p.Model, Params: t.p, Seeds: seeds,
-		Outputs: make([]TaintedOutput, 0, len(t.recs)), Edges: make([]Edge, 0, len(t.edges))}
-	r.Params.Progress = nil
-	s := &r.Summary
-	s.TracedSat, s.FeeSat, s.InCoinJoinSat, s.StoppedSat = t.traced, t.fee, t.inCoinJoin, t.stoppedExtra
-	s.TxsVisited, s.CoinJoins, s.Consolidations, s.FanOuts = t.visited, t.coinJoins, t.consolidations, t.fanOuts
-	s.Truncated = truncated
-	if t.firstTime <= t.lastTime {
-		s.FirstTime, s.LastTime = t.firstTime, t.lastTime
-	}
-
-	// Records are created in visiting order, which is nearly output order
-	// (forward increasing, backward decreasing); the sort is close to linear.
-	// byOut is stale from here on.
-	slices.SortFunc(t.recs, func(a, b rec) int { return cmp.Compare(a.out, b.out) })
-	type key struct{ label, category string }
-	arrived := map[key]*Arrival{}
-	for i := range t.recs {
-		rc := &t.recs[i]
-		o := TaintedOutput{Out: rc.out, TxID: t.txid(rc.tx), Vout: rc.vout, Address: g.AddrString(rc.addr),
-			ValueSat: rc.value, TaintSat: rc.taint, Hops: int(rc.hops), Spent: rc.spender != NoTx, Stop: rc.stop,
-			Height: g.TxHeight(rc.tx)}
-		if segs := t.segsOf(rc); len(segs) > 0 {
-			o.Segments = slices.Clone(segs)
-		}
-		if t.attr != nil && rc.addr != 0 {
-			if e, ok := t.attr.Entity(rc.addr); ok {
-				o.Label, o.Category = e.Label, e.Category
-			}
-		}
-		s.MaxHop = max(s.MaxHop, o.Hops)
-		switch rc.stop {
-		case StopUnspent:
-			s.UnspentSat += rc.taint
-		case StopArrival:
-			k := key{o.Label, o.Category}
-			a, ok := arrived[k]
-			if !ok {
-				a = &Arrival{Label: o.Label, Category: o.Category, FirstHeight: o.Height}
-				arrived[k] = a
-			}
-			a.Sat += rc.taint
-			a.FirstHeight = min(a.FirstHeight, o.Height)
-		case StopDust:
-			s.DustSat += rc.taint
-		case StopMaxHops, StopWindow, StopCoinJoin, StopLimit:
-			s.StoppedSat += rc.taint
-		case StopMined:
-			s.MinedSat += rc.taint
-		}
-		r.Outputs = append(r.Outputs, o)
-	}
-	s.Arrived = make([]Arrival, 0, len(arrived))
-	for _, a := range arrived {
-		s.Arrived = append(s.Arrived, *a)
-	}
-	slices.SortFunc(s.Arrived, func(a, b Arrival) int {
-		return cmp.Or(cmp.Compare(b.Sat, a.Sat), cmp.Compare(a.Label, b.Label), cmp.Compare(a.Category, b.Category))
-	})
-
-	slices.SortFunc(t.edges, func(a, b edge) int {
-		return cmp.Or(cmp.Compare(a.fromTx, b.fromTx), compareBool(a.fee, b.fee), cmp.Compare(a.vout, b.vout), cmp.Compare(a.toTx, b.toTx))
-	})
-	for _, e := range t.edges {
-		r.Edges = append(r.Edges, Edge{FromTx: t.txid(e.fromTx), ToTx: t.txid(e.toTx), Vout: e.vout, Sat: e.sat, Fee: e.fee})
-	}
-	s.PeelChains = t.peelChains()
-	return r
 }
 
 func compareBool(a, b bool) int {
@@ -755,51 +724,4 @@ func compareBool(a, b bool) int {
 		return -1
 	}
 	return 1
-}
-
-// peelChains links the visited peel steps whose input is the larger output
-// of another visited peel step. Each step has one input, so the links form
-// simple paths; those of at least MinPeelChain steps are reported in chain
-// order.
-func (t *tracer) peelChains() []PeelChain {
-	chains := []PeelChain{}
-	if len(t.peels) == 0 {
-		return chains
-	}
-	ps := t.peels
-	slices.SortFunc(ps, func(a, b peel) int { return cmp.Compare(a.tx, b.tx) })
-	// The step before p, if any, is the visited peel step that created p's
-	// input as its larger output.
-	prev := func(p peel) (int, bool) {
-		i, ok := slices.BinarySearchFunc(ps, t.g.OutTx(p.in), func(q peel, tx uint32) int { return cmp.Compare(q.tx, tx) })
-		return i, ok && ps[i].larger == p.in
-	}
-	next := make([]int32, len(ps))
-	hasPrev := make([]bool, len(ps))
-	for i := range next {
-		next[i] = -1
-	}
-	for i, p := range ps {
-		if j, ok := prev(p); ok {
-			next[j] = int32(i)
-			hasPrev[i] = true
-		}
-	}
-	for i, p := range ps {
-		if hasPrev[i] {
-			continue
-		}
-		var c PeelChain
-		last := i
-		for j := int32(i); j >= 0; j = next[j] {
-			c.Length++
-			c.PeeledSat += ps[j].smaller
-			last = int(j)
-		}
-		if c.Length >= MinPeelChain {
-			c.FirstTxID, c.LastTxID = t.txid(p.tx), t.txid(ps[last].tx)
-			chains = append(chains, c)
-		}
-	}
-	return chains
 }
