@@ -198,8 +198,8 @@ func (d *BlkDir) scanFile(fi int, last bool, add func(blockRec, chainhash.Hash))
 
 	truncated := func(off int64, what string) error {
 		if last {
-			d.log.Info("blkdir: last blk file ends in a partial frame, probably still being written; stopping there",
-				"file", name, "offset", off)
+			d.log.Warn("blkdir: last blk file ends in a partial frame, probably still being written; stopping there",
+				"at", fmt.Sprintf("%s:%d", name, off), "detail", what)
 			return nil
 		}
 		return fmt.Errorf("%w: %s:%d: truncated frame: %s", ErrCorrupt, name, off, what)
@@ -416,21 +416,18 @@ func (d *BlkDir) BestChain() ([]BlockLoc, error) {
 // blocks that do not connect to the chain (orphans, or descendants of a
 // block that breaks a rule).
 func (d *BlkDir) judge(state []uint8, orphan, invalid uint8, why map[int32]error, hs []HeaderState, best []BlockLoc) error {
-	bad := make([]int32, 0, len(why))
+	// bad: blocks breaking a rule with a valid parent, and every block
+	// failing proof of work (a partial block's header runs into zeros).
+	bad := make([]int32, 0, len(why)+len(d.powErr))
+	for b, err := range d.powErr {
+		if why[b] == nil {
+			why[b] = err
+		}
+	}
 	for b := range why {
 		bad = append(bad, b)
 	}
 	slices.Sort(bad) // file order, for deterministic logs
-	const maxLogged = 20
-	for i, b := range bad {
-		if i == maxLogged {
-			d.log.Warn("blkdir: more blocks left out for breaking a rule", "count", len(bad)-maxLogged)
-			break
-		}
-		l := d.loc(b)
-		d.log.Warn("blkdir: block left out with its descendants: it breaks a consensus rule (forged, damaged, or a partial block followed by zero padding)",
-			"at", l.String(), "hash", l.Hash.String(), "rule", why[b].Error())
-	}
 	tip := best[len(best)-1]
 	unconnected, depth, first := 0, int64(0), int32(-1) // first: the first orphan root in file order
 	var culprit int32 = -1                              // a rule breaker that explains the gap: a child of the tip, or one with descendants
@@ -442,21 +439,37 @@ func (d *BlkDir) judge(state []uint8, orphan, invalid uint8, why map[int32]error
 			if first < 0 && d.recs[i].parent < 0 {
 				first = int32(i)
 			}
-		case state[i] == invalid && why[int32(i)] == nil && d.powErr[int32(i)] == nil:
+		case state[i] == invalid && why[int32(i)] == nil:
 			unconnected++ // a valid header below a block that breaks a rule
 			if p := d.recs[i].parent; culprit < 0 && p >= 0 && why[p] != nil {
 				culprit = p
 			}
 		}
 	}
-	if unconnected == 0 {
-		return nil
+	if unconnected > 0 {
+		for _, b := range bad {
+			if d.recs[b].parent >= 0 && d.recs[d.recs[b].parent].hash == tip.Hash {
+				culprit = b
+				break
+			}
+		}
 	}
+	const maxLogged = 20
+	logged := 0
 	for _, b := range bad {
-		if d.recs[b].parent >= 0 && d.recs[d.recs[b].parent].hash == tip.Hash {
-			culprit = b
+		if b == culprit && unconnected > 0 {
+			continue // the error names it
+		}
+		if logged++; logged > maxLogged {
+			d.log.Warn("blkdir: more blocks left out for breaking a rule", "count", len(bad)-maxLogged)
 			break
 		}
+		l := d.loc(b)
+		d.log.Warn("blkdir: block left out with its descendants: it breaks a consensus rule (forged, damaged, or a partial block followed by zero padding)",
+			"at", l.String(), "hash", l.Hash.String(), "rule", why[b].Error())
+	}
+	if unconnected == 0 {
+		return nil
 	}
 	h := int64(len(best) - 1)
 	var msg string

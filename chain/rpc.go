@@ -46,8 +46,11 @@ type RPCClient struct {
 	log      *slog.Logger
 	id       atomic.Uint64
 
-	mu         sync.Mutex // guards user and pass, which a cookie reload replaces
+	mu         sync.Mutex // guards user and pass, which a cookie reload replaces, and the fields below
 	user, pass string
+	net        Network // the node's, once asked
+	netKnown   bool
+	lastState  HeaderState // of the last block FetchBlocks judged, for the next call
 }
 
 // RPCError is a JSON-RPC error object returned by the node.
@@ -368,7 +371,9 @@ type fetched struct {
 // FetchBlocks streams the best-chain blocks at heights [from, to] to fn in
 // height order. Up to InFlight blocks are requested concurrently, each over
 // its own HTTP request (btcd closes the connection after every answer, so
-// this, not batching, is what hides the round trips on both nodes). It stops
+// this, not batching, is what hides the round trips on both nodes). Each
+// block's bits are checked against the network's difficulty rules before fn
+// sees it (see headerCheck). It stops
 // at the first error, including one returned by fn, and returns it.
 // Blocks are looked up by height, so a reorg during the call can mix
 // branches: callers that care check each block's previous-block hash.
@@ -408,6 +413,10 @@ func (c *RPCClient) FetchBlocks(ctx context.Context, from, to int64, fn func(hei
 	})
 
 	c.log.Debug("fetching blocks", "endpoint", c.endpoint, "from", from, "to", to, "inflight", c.inFlight)
+	hc, err := c.newHeaderCheck(ctx)
+	if err != nil {
+		return err
+	}
 	next := from
 	for ch := range order {
 		r := <-ch
@@ -417,6 +426,9 @@ func (c *RPCClient) FetchBlocks(ctx context.Context, from, to int64, fn func(hei
 		}
 		if r.err != nil {
 			return r.err
+		}
+		if err := hc.check(ctx, next, r.raw); err != nil {
+			return err
 		}
 		if err := fn(next, r.raw); err != nil {
 			return err

@@ -29,6 +29,7 @@ func init() {
 	var blocks string
 	var rpc rpcFlags
 	var stopAfter, batchKB int
+	var allowPartial bool
 	var mode, memory string
 	register(&command{
 		name:    "ingest",
@@ -40,6 +41,7 @@ func init() {
 			fs.IntVar(&stopAfter, "stop-after", 0, "stop after this many blocks (0: all)")
 			fs.IntVar(&batchKB, "batch-kb", 0, "raw block KiB per commit on the block-by-block path (default 4096)")
 			fs.StringVar(&mode, "mode", "auto", "auto (bulk build for a large first ingest, block by block otherwise), bulk or blocks")
+			fs.BoolVar(&allowPartial, "allow-partial", false, "index a blocks dir whose chain stops at a gap (missing blocks or files) up to the gap instead of failing")
 			fs.StringVar(&memory, "memory", "", "bulk build memory budget, e.g. 20GB or 512MiB (default: 60% of RAM or of the cgroup limit)")
 		},
 		run: func(ctx context.Context, env *Env, g *globals, fs *flag.FlagSet, args []string) error {
@@ -60,7 +62,7 @@ func init() {
 				}
 			}
 			return g.withIndex(env, func(ix *index.Index) error {
-				opt := index.IngestOptions{Progress: ingestProgress(env.Stderr, env.Log, "ingest"), StopAfter: stopAfter, BatchBytes: batchKB << 10,
+				opt := index.IngestOptions{Progress: ingestProgress(env.Stderr, env.Log, "ingest"), StopAfter: stopAfter, BatchBytes: batchKB << 10, AllowPartial: allowPartial,
 					Mode: imode, MemoryBytes: mem}
 				var p index.Progress
 				var err error
