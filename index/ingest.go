@@ -46,6 +46,8 @@ type IngestOptions struct {
 	Mode Mode
 	// MemoryBytes is the bulk build's memory budget (default DefaultMemory()).
 	MemoryBytes int64
+	// AllowPartial ingests a blocks dir whose chain stops at a gap (chain.ErrPartial) up to the gap, with a warning.
+	AllowPartial bool
 }
 
 // Mode selects how ingest builds the index.
@@ -200,7 +202,7 @@ func (ix *Index) decodePipeline(ctx context.Context, workers int, produce func(c
 	for i := 0; i < workers; i++ {
 		go func() {
 			for j := range jobs {
-				b, err := Prepare(j.raw.raw, j.raw.origin)
+				b, err := ix.prepare(j.raw.raw, j.raw.origin)
 				j.out <- result{b, err}
 			}
 		}()
@@ -244,6 +246,10 @@ func (ix *Index) IngestBlkDir(ctx context.Context, dir string, opt IngestOptions
 	}
 	defer d.Close()
 	best, err := d.BestChain()
+	if errors.Is(err, chain.ErrPartial) && opt.AllowPartial {
+		ix.log.Warn("ingesting a partial chain (--allow-partial)", "reason", err.Error())
+		err = nil
+	}
 	if err != nil {
 		return Progress{}, err
 	}
