@@ -38,7 +38,7 @@ func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request, _ *APIKey
 	}
 	s.e.mu.RUnlock()
 	for _, d := range s.deliverers {
-		g.pending[d.hook.URL] = d.pending()
+		g.pending[d.name] = d.pending() // redacted for every key: scrapes are stored
 	}
 	var buf bytes.Buffer
 	s.m.write(&buf, g)
@@ -60,7 +60,7 @@ type StatusResponse struct {
 	UptimeSeconds   int64          `json:"uptime_seconds"`
 }
 
-func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request, _ *APIKey) error {
+func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request, k *APIKey) error {
 	st := StatusResponse{StatusView: s.ix.Status(), Node: s.rpc.Endpoint(), WebhooksPending: map[string]int{},
 		UptimeSeconds: int64(time.Since(s.started).Seconds()), CaseHeight: -1}
 	s.stateMu.Lock()
@@ -75,7 +75,12 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request, _ *APIKey)
 	st.LastAlertID = s.e.nextSeq - 1
 	s.e.mu.RUnlock()
 	for _, d := range s.deliverers {
-		st.WebhooksPending[d.hook.URL] = d.pending()
+		// Webhook URLs carry credentials: only an admin key sees them.
+		name := d.name
+		if k != nil && k.Role == RoleAdmin {
+			name = d.hook.URL
+		}
+		st.WebhooksPending[name] = d.pending()
 	}
 	writeJSON(w, http.StatusOK, st)
 	return nil

@@ -150,6 +150,12 @@ func testConfig(node *testnode.Node, data string) Config {
 // start opens the index in data and runs a server following node.
 func start(t *testing.T, node *testnode.Node, data string, hooks *hookReceiver, before func(*index.Index), opts ...harnessOpt) *harness {
 	t.Helper()
+	return startLogging(t, node, data, hooks, before, testLog(t), opts...)
+}
+
+// startLogging is start with the server logging to log.
+func startLogging(t *testing.T, node *testnode.Node, data string, hooks *hookReceiver, before func(*index.Index), log *slog.Logger, opts ...harnessOpt) *harness {
+	t.Helper()
 	cfg := testConfig(node, data)
 	if hooks != nil {
 		cfg.Webhooks = []Webhook{{URL: hooks.srv.URL + "/hook", Secret: hookSecret}}
@@ -172,7 +178,7 @@ func start(t *testing.T, node *testnode.Node, data string, hooks *hookReceiver, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(cfg, ix, testLog(t))
+	s, err := New(cfg, ix, log)
 	if err != nil {
 		t.Fatal(err)
 	}

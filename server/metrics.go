@@ -131,7 +131,7 @@ type gauges struct {
 	tipHeight      int64
 	cases          int
 	taintedOutputs int
-	pending        map[string]int // webhook URL → queued alerts
+	pending        map[string]int // redacted webhook name → queued alerts
 	jobs           int
 }
 

@@ -70,8 +70,13 @@ func New(cfg Config, ix *index.Index, log *slog.Logger) (*Server, error) {
 	s := &Server{cfg: cfg, ix: ix, e: e, rpc: rpc, log: log, m: newMetrics(), pulse: newPulse(), keys: keys,
 		rate: newLimiter(cfg.Limits.RatePerSec, cfg.Limits.RateBurst), closing: make(chan struct{}), started: time.Now()}
 	s.jobs = newJobs(cfg.Limits.MaxJobs)
-	for _, w := range cfg.Webhooks {
-		s.deliverers = append(s.deliverers, newDeliverer(ix.Store, w, cfg.Delivery, s.m, log))
+	urls := make([]string, len(cfg.Webhooks))
+	for i, w := range cfg.Webhooks {
+		urls[i] = w.URL
+	}
+	names := webhookNames(urls)
+	for i, w := range cfg.Webhooks {
+		s.deliverers = append(s.deliverers, newDeliverer(ix.Store, w, names[i], cfg.Delivery, s.m, log))
 	}
 	e.onAlerts = s.alerted
 	s.follow = &follower{e: e, rpc: rpc, poll: cfg.PollInterval, reorgLimit: cfg.ReorgLimit, m: s.m, log: log,

@@ -79,6 +79,7 @@ func decodeDelivery(v []byte) (delivery, error) {
 type deliverer struct {
 	st     kv.Store
 	hook   Webhook
+	name   string // the URL redacted (redact.go): for logs, errors, metrics
 	id     [8]byte
 	cfg    Delivery
 	client *http.Client
@@ -87,8 +88,8 @@ type deliverer struct {
 	wake   chan struct{}
 }
 
-func newDeliverer(st kv.Store, w Webhook, cfg Delivery, m *metrics, log *slog.Logger) *deliverer {
-	return &deliverer{st: st, hook: w, id: webhookID(w.URL), cfg: cfg, m: m, log: log.With("webhook", w.URL),
+func newDeliverer(st kv.Store, w Webhook, name string, cfg Delivery, m *metrics, log *slog.Logger) *deliverer {
+	return &deliverer{st: st, hook: w, name: name, id: webhookID(w.URL), cfg: cfg, m: m, log: log.With("webhook", name),
 		client: &http.Client{Timeout: cfg.Timeout}, wake: make(chan struct{}, 1)}
 }
 
@@ -213,7 +214,7 @@ func (d *deliverer) post(ctx context.Context, seq uint64, body []byte, attempt u
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.hook.URL, bytes.NewReader(body))
 	if err != nil {
-		return err
+		return redactErr(err, d.name)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "cointrail")
@@ -223,7 +224,9 @@ func (d *deliverer) post(ctx context.Context, seq uint64, body []byte, attempt u
 	req.Header.Set(HeaderAttempt, strconv.FormatUint(uint64(attempt), 10))
 	resp, err := d.client.Do(req)
 	if err != nil {
-		return err
+		// The error is logged and kept in the queue row: without the
+		// URL's credentials.
+		return redactErr(err, d.name)
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))

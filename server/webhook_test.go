@@ -74,7 +74,7 @@ func TestWebhookRetries(t *testing.T) {
 	failFirst[as[1].IdempotencyKey] = 10 // given up after 5
 	mu.Unlock()
 	m := newMetrics()
-	d := newDeliverer(st, Webhook{URL: srv.URL, Secret: "sec"}, Delivery{Timeout: time.Second, BackoffBase: 20 * time.Millisecond, BackoffMax: 80 * time.Millisecond, MaxAttempts: 5}, m, testLog(t))
+	d := newDeliverer(st, Webhook{URL: srv.URL, Secret: "sec"}, redactURL(srv.URL), Delivery{Timeout: time.Second, BackoffBase: 20 * time.Millisecond, BackoffMax: 80 * time.Millisecond, MaxAttempts: 5}, m, testLog(t))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { d.run(ctx); close(done) }()
