@@ -63,8 +63,10 @@ func (c *Clusterer) changedAddrs() ([]dirtyAddr, error) {
 //
 // The batch is the unit of crash safety of Update: it leaves the stored
 // clustering complete as of the block boundary it names, and a process
-// killed before it commits leaves the previous commit's (the union-find in
-// the scratch files is lost with the process and rebuilt by Load).
+// killed (or a machine losing power) before it commits leaves the previous
+// commit's — the union-find in the scratch files is lost with the process
+// and rebuilt by Load. Update syncs every commit, so the work of a killed
+// update up to its last commit is kept.
 func (c *Clusterer) commit(sync bool) error {
 	f := c.f
 	dirty, err := c.changedAddrs()

@@ -18,9 +18,17 @@ var (
 	ErrRebuild = errors.New("cluster: rebuild needed")
 	// ErrIncomplete: a Build was interrupted while it wrote its rows (its
 	// marker row is still there); nothing is served until Build runs again.
-	ErrIncomplete = errors.New("cluster: clustering incomplete")
+	// It also matches ErrRebuild, so every caller that copes with a
+	// clustering needing a rebuild (screening and tracing go on without
+	// clusters) copes with this one.
+	ErrIncomplete error = incompleteError{}
 	// ErrCorrupt: rows under the 'C' prefix, or the graph, violate an invariant.
 	ErrCorrupt = errors.New("cluster: corrupt data")
 	// ErrInternal: a bug in cointrail.
 	ErrInternal = errors.New("cluster: internal error")
 )
+
+type incompleteError struct{}
+
+func (incompleteError) Error() string        { return "cluster: clustering incomplete" }
+func (incompleteError) Is(target error) bool { return target == ErrRebuild }

@@ -493,7 +493,7 @@ func (c *Clusterer) Update(ctx context.Context) (*Stats, error) {
 		}
 		c.run.Blocks++
 		if c.pendingOps() >= commitOps {
-			if err := c.commit(false); err != nil {
+			if err := c.commit(true); err != nil {
 				c.broken = err
 				return nil, err
 			}
