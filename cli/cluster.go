@@ -8,6 +8,7 @@ import (
 
 	"github.com/cointrail/cointrail/cluster"
 	"github.com/cointrail/cointrail/index"
+	"github.com/cointrail/cointrail/labels"
 	"github.com/cointrail/cointrail/report"
 )
 
@@ -101,16 +102,16 @@ func init() {
 				fmt.Fprintf(w, "\nbalance %s BTC (received %s, sent %s)\nactive blocks %d..%d (%s .. %s)\n", report.BTC(v.BalanceSat), report.BTC(v.ReceivedSat), report.BTC(v.SentSat),
 					v.FirstHeight, v.LastHeight, when(v.FirstTime), when(v.LastTime))
 				if len(v.Entities) > 0 {
-					fmt.Fprintf(w, "entity: %s\n", strings.Join(v.Entities, "; "))
+					fmt.Fprintf(w, "entity: %s\n", labels.Escape(strings.Join(v.Entities, "; ")))
 				}
 				if v.Conflict {
 					fmt.Fprintln(w, "CONFLICT: the cluster-defining labels name different entities — a likely false merge")
 				}
 				for _, l := range v.Labels {
-					fmt.Fprintf(w, "  label %s (%s) on %s, %s\n", l.Label, l.Category, l.Address, l.Source)
+					fmt.Fprintf(w, "  label %s (%s) on %s, %s\n", labels.Escape(l.Label), labels.Escape(l.Category), l.Address, labels.Escape(l.Source))
 				}
 				for _, l := range v.MemberLabels {
-					fmt.Fprintf(w, "  member label %s (%s) on %s, %s\n", l.Label, l.Category, l.Address, l.Source)
+					fmt.Fprintf(w, "  member label %s (%s) on %s, %s\n", labels.Escape(l.Label), labels.Escape(l.Category), l.Address, labels.Escape(l.Source))
 				}
 				for _, a := range v.Addresses {
 					fmt.Fprintln(w, a)

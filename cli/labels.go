@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"text/tabwriter"
 	"time"
 
@@ -32,7 +33,7 @@ func init() {
 					fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\n", name, format, c.Applied, c.SkippedOtherCurrency, c.SkippedOtherNetwork, c.SkippedBadAddress, c.SkippedDuplicate)
 				}
 				for _, f := range st.Files {
-					row(f.Path, f.Format, f.Counts)
+					row(labels.Escape(f.Path), f.Format, f.Counts)
 				}
 				row("total", "", st.Counts)
 				return tw.Flush()
@@ -65,14 +66,28 @@ func init() {
 					}
 					return printJSON(env.Stdout, ls)
 				}
+				return writeLabels(env.Stdout, ls)
+			})
+		},
+	})
+	register(&command{
+		name: "labels digest", summary: "SHA-256 of the labels of the network, overall and per imported file (path and import time excluded)",
+		run: func(ctx context.Context, env *Env, g *globals, fs *flag.FlagSet, args []string) error {
+			if err := wantArgs(args, 0, "no arguments"); err != nil {
+				return err
+			}
+			return g.withIndex(env, func(ix *index.Index) error {
+				d, err := labels.Digest(ix.Store, ix.Net)
+				if err != nil {
+					return err
+				}
+				if g.json {
+					return printJSON(env.Stdout, d)
+				}
+				fmt.Fprintf(env.Stdout, "labels %s  %s, %d labels from %d files\n", d.SHA256, d.Network, d.Labels, len(d.Files))
 				tw := tabwriter.NewWriter(env.Stdout, 2, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "address\tlabel\tcategory\tconfidence\tsource")
-				for _, l := range ls {
-					subj := l.Address
-					if subj == "" {
-						subj = "tx " + l.TxHash
-					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", subj, l.Label, l.Category, l.Confidence, l.Source)
+				for _, f := range d.Files {
+					fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", f.SHA256, f.Labels, f.Format, labels.Escape(f.Path))
 				}
 				return tw.Flush()
 			})
@@ -96,4 +111,22 @@ func init() {
 			})
 		},
 	})
+}
+
+// writeLabels prints labels as the text table of `labels list`. Label
+// files are third-party text: every field is escaped (labels.Escape) so
+// that no control character or terminal escape reaches the terminal and no
+// tab or newline breaks the table.
+func writeLabels(w io.Writer, ls []labels.Label) error {
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "address\tlabel\tcategory\tconfidence\tsource")
+	for _, l := range ls {
+		subj := l.Address
+		if subj == "" {
+			subj = "tx " + l.TxHash
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", labels.Escape(subj), labels.Escape(l.Label), labels.Escape(l.Category),
+			labels.Escape(l.Confidence), labels.Escape(l.Source))
+	}
+	return tw.Flush()
 }

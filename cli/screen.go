@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/cointrail/cointrail/index"
+	"github.com/cointrail/cointrail/labels"
 	"github.com/cointrail/cointrail/report"
 	"github.com/cointrail/cointrail/screen"
 )
@@ -62,21 +63,28 @@ func init() {
 				if g.json {
 					return printJSON(env.Stdout, r)
 				}
-				w := env.Stdout
-				fmt.Fprintf(w, "%s %s: risk %s", r.Kind, r.Target, r.Risk)
-				if r.TopCategory != "" {
-					fmt.Fprintf(w, " (%s: %s)", r.TopCategory, r.TopLabel)
-				}
-				fmt.Fprintf(w, "\nscreened %s BTC in %d outputs, %d hops back, at tip %d\n", report.BTC(r.ValueSat), r.Outputs, r.Hops, r.TipHeight)
-				for _, re := range r.Reasons {
-					fmt.Fprintf(w, "  %s %s: %s BTC (%.1f%%) → %s\n", re.Exposure, re.Category, report.BTC(re.Sat), 100*re.Share, re.Level)
-				}
-				for _, n := range r.Notes {
-					fmt.Fprintf(w, "note: %s\n", n)
-				}
-				fmt.Fprintln(w, "(--json for the labels and paths behind it)")
+				writeScreen(env.Stdout, r)
 				return nil
 			})
 		},
 	})
+}
+
+// writeScreen prints a screening report as text. Categories, labels and
+// notes quote third-party text (label files): escaped so that no control
+// character reaches the terminal.
+func writeScreen(w io.Writer, r *screen.Report) {
+	esc := labels.Escape
+	fmt.Fprintf(w, "%s %s: risk %s", r.Kind, esc(r.Target), r.Risk)
+	if r.TopCategory != "" {
+		fmt.Fprintf(w, " (%s: %s)", esc(r.TopCategory), esc(r.TopLabel))
+	}
+	fmt.Fprintf(w, "\nscreened %s BTC in %d outputs, %d hops back, at tip %d\n", report.BTC(r.ValueSat), r.Outputs, r.Hops, r.TipHeight)
+	for _, re := range r.Reasons {
+		fmt.Fprintf(w, "  %s %s: %s BTC (%.1f%%) → %s\n", re.Exposure, esc(re.Category), report.BTC(re.Sat), 100*re.Share, re.Level)
+	}
+	for _, n := range r.Notes {
+		fmt.Fprintf(w, "note: %s\n", esc(n))
+	}
+	fmt.Fprintln(w, "(--json for the labels and paths behind it)")
 }

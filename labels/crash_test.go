@@ -101,7 +101,7 @@ func TestImportPowerLoss(t *testing.T) {
 		},
 		imp(hacks),
 		func(t *testing.T, st kv.Store) {
-			write(a2 + ",Victim hot wallet,victim,case-x\n" + a3 + ",Mule 2,perpetrator\n")(t, st)
+			write(a2+",Victim hot wallet,victim,case-x\n"+a3+",Mule 2,perpetrator\n")(t, st)
 			imp(mine)(t, st) // replaces the three labels of the first version
 		},
 		remove("case-x"),

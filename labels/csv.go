@@ -26,6 +26,9 @@ const (
 // forensic_investigation, and may be a GraphSense confidence id or a level
 // 0–100.
 func parseCSV(s *sink, r io.Reader, defaultSource string) error {
+	if msg := checkText("the file name (the default source)", defaultSource); msg != "" {
+		return s.errorf(0, "%s", msg)
+	}
 	cr := csv.NewReader(r)
 	cr.Comment = '#'
 	cr.FieldsPerRecord = -1

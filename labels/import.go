@@ -340,10 +340,11 @@ func newSink(net chain.Network, name string) *sink {
 // errorf builds the one-line error for a malformed file: "labels: bad
 // input: file:line: message".
 func (s *sink) errorf(line int, format string, args ...any) error {
+	name := Escape(s.name) // a file name is text from elsewhere too
 	if line > 0 {
-		return fmt.Errorf("%w: %s:%d: %s", ErrBadInput, s.name, line, fmt.Sprintf(format, args...))
+		return fmt.Errorf("%w: %s:%d: %s", ErrBadInput, name, line, fmt.Sprintf(format, args...))
 	}
-	return fmt.Errorf("%w: %s: %s", ErrBadInput, s.name, fmt.Sprintf(format, args...))
+	return fmt.Errorf("%w: %s: %s", ErrBadInput, name, fmt.Sprintf(format, args...))
 }
 
 func (s *sink) skip(reason string, line int, value string) {

@@ -102,6 +102,24 @@ func TestImportRefusesControlCharacters(t *testing.T) {
 	}
 }
 
+// A CSV's name is its labels' default source: a control character in it
+// is refused like one in the file, and the error line shows it escaped.
+func TestImportRefusesControlCharacterInFileName(t *testing.T) {
+	store := openStore(t)
+	p := writeFile(t, t.TempDir(), "case\x1b[2J.csv", "3LU8wRu4ZnXP4UM8Yo6kkTiGHM9BubgyiG,Thief,perpetrator\n")
+	_, err := Import(store, mainnet, []string{p}, testNow, testLog(t))
+	want := "labels: bad input: " + Escape(p) + ": the file name (the default source) contains the control character U+001B at byte 5"
+	if err == nil || err.Error() != want || !errors.Is(err, ErrBadInput) {
+		t.Errorf("got  %v\nwant %s", err, want)
+	}
+	if strings.Contains(err.Error(), "\x1b") {
+		t.Error("the error holds a raw ESC")
+	}
+	if n := count(t, store); n != 0 {
+		t.Errorf("%d labels stored", n)
+	}
+}
+
 func TestEscape(t *testing.T) {
 	for _, c := range []struct{ in, want string }{
 		{"", ""},

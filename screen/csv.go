@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/cointrail/cointrail/index"
+	"github.com/cointrail/cointrail/labels"
 )
 
 // CSVHeader is the first row ScreenCSV writes.
@@ -66,14 +67,19 @@ func (s *Screener) ScreenCSV(ctx context.Context, r io.Reader, w io.Writer) (don
 		if err := ctx.Err(); err != nil {
 			return done, failed, err
 		}
-		row := []string{target, "", "", "", "", "", "", "", "", "", ""}
+		// Text cells are escaped (labels.Escape): the target comes from
+		// the input file, labels and error messages quote third-party
+		// text, and a control character in a cell would reach whoever
+		// prints or opens the CSV. encoding/csv quotes commas and quotes.
+		esc := labels.Escape
+		row := []string{esc(target), "", "", "", "", "", "", "", "", "", ""}
 		rep, err := s.Screen(ctx, target)
 		switch {
 		case err == nil:
-			row = []string{target, rep.Kind, rep.Risk.String(), itoa(rep.Direct.Sat), ftoa(rep.Direct.Share), itoa(rep.Indirect.Sat),
-				ftoa(rep.Indirect.Share), itoa(rep.ValueSat), rep.TopCategory, rep.TopLabel, ""}
+			row = []string{esc(target), rep.Kind, rep.Risk.String(), itoa(rep.Direct.Sat), ftoa(rep.Direct.Share), itoa(rep.Indirect.Sat),
+				ftoa(rep.Indirect.Share), itoa(rep.ValueSat), esc(rep.TopCategory), esc(rep.TopLabel), ""}
 		case errors.Is(err, ErrBadInput) || errors.Is(err, ErrNotFound):
-			row[len(row)-1] = err.Error()
+			row[len(row)-1] = esc(err.Error())
 			failed++
 		default:
 			return done, failed, err

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/cointrail/cointrail/internal/testchain"
+	"github.com/cointrail/cointrail/labels"
 )
 
 func TestScreenCSV(t *testing.T) {
@@ -72,5 +73,31 @@ func TestScreenCSV(t *testing.T) {
 	_, _, err = ScreenCSV(ctx, ix, strings.NewReader(truth.AttackerAddress+"\n\"bad\n"), &out, Options{}, testchain.Log(t))
 	if !errors.Is(err, ErrBadInput) || err.Error() != `screen: bad input: CSV line 2: extraneous or missing " in quoted-field` {
 		t.Fatalf("malformed CSV: %v", err)
+	}
+}
+
+// Text cells of the CSV are escaped: a target read from the input (and
+// quoted back in its error) with a newline, terminal escapes and a bidi
+// override comes out as one row of visible escapes.
+func TestScreenCSVEscapesText(t *testing.T) {
+	ix, _ := simIndex(t, false)
+	raw := "evil\x1b[2J\nforged,row\u202e\x07x"
+	in := "target\n\"" + raw + "\"\n"
+	var out bytes.Buffer
+	done, failed, err := ScreenCSV(context.Background(), ix, strings.NewReader(in), &out, Options{Hops: 1}, testchain.Log(t))
+	if err != nil || done != 1 || failed != 1 {
+		t.Fatalf("screened %d, failed %d: %v", done, failed, err)
+	}
+	for _, r := range out.String() {
+		if r < 0x20 && r != '\n' || r >= 0x202a && r <= 0x202e {
+			t.Fatalf("CSV holds U+%04X:\n%q", r, out.String())
+		}
+	}
+	rows, err := csv.NewReader(&out).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 2 || rows[1][0] != labels.Escape(raw) || !strings.Contains(rows[1][len(rows[1])-1], "is not a regtest address") {
+		t.Fatalf("rows %q", rows)
 	}
 }
