@@ -12,6 +12,9 @@
 package pebblecrash
 
 import (
+	"io"
+	"os"
+	"path/filepath"
 	"sync"
 
 	"github.com/cockroachdb/pebble/vfs"
@@ -133,3 +136,72 @@ type syncFile struct {
 
 func (s *syncFile) Sync() error     { s.fs.beforeSync(); return s.File.Sync() }
 func (s *syncFile) SyncData() error { s.fs.beforeSync(); return s.File.SyncData() }
+
+// Load copies the files of the directory src on disk into Dir, synced: the
+// starting state of a scenario (a store built on disk, closed). Syncs made
+// by Load are not counted.
+func (f *FS) Load(src string) error {
+	ents, err := os.ReadDir(src)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			return err
+		}
+		w, err := f.MemFS.Create(f.MemFS.PathJoin(Dir, e.Name()))
+		if err != nil {
+			return err
+		}
+		if _, err := w.Write(b); err != nil {
+			return err
+		}
+		if err := w.Sync(); err != nil {
+			return err
+		}
+		if err := w.Close(); err != nil {
+			return err
+		}
+	}
+	d, err := f.MemFS.OpenDir(Dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// Save writes the files of Dir, as they are now (after Restore: as found
+// after the power cut), to the directory dst on disk, replacing what dst
+// held, so that the ordinary store can open them.
+func (f *FS) Save(dst string) error {
+	if err := os.RemoveAll(dst); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		return err
+	}
+	names, err := f.MemFS.List(Dir)
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		r, err := f.MemFS.Open(f.MemFS.PathJoin(Dir, n))
+		if err != nil {
+			return err
+		}
+		b, err := io.ReadAll(r)
+		r.Close()
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dst, n), b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
