@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"runtime"
 	"unsafe"
 
 	"github.com/cointrail/cointrail/internal/failpoint"
@@ -20,22 +21,59 @@ func (b *bulkBuilder) addresses(ctx context.Context) error {
 	if len(st.PartAddrs) != st.Parts {
 		st.PartAddrs, st.PartsDone = make([]uint32, st.Parts), 0
 	}
-	for p := st.PartsDone; p < st.Parts; p++ {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		n, err := b.addressPart(p)
-		if err != nil {
-			return err
-		}
-		st.PartAddrs[p], st.PartsDone = n, p+1
-		if err := b.save(); err != nil {
-			return err
-		}
-		failpoint.Hit("bulk-part")
-		b.phase(phaseAddrs, int64(p+1), int64(st.Parts))
+	// Partitions are independent: one per core at a time (each sized for a
+	// quarter of the budget). The state records the finished prefix.
+	workers := min(runtime.NumCPU(), 4)
+	next := st.PartsDone
+	finished := make([]bool, st.Parts)
+	type res struct {
+		p   int
+		n   uint32
+		err error
 	}
-	return nil
+	results := make(chan res)
+	running := 0
+	var firstErr error
+	for running > 0 || (next < st.Parts && firstErr == nil) {
+		for running < workers && next < st.Parts && firstErr == nil {
+			if err := ctx.Err(); err != nil {
+				firstErr = err
+				break
+			}
+			go func(p int) {
+				n, err := b.addressPart(p)
+				results <- res{p, n, err}
+			}(next)
+			next++
+			running++
+		}
+		if running == 0 {
+			break
+		}
+		r := <-results
+		running--
+		if r.err != nil {
+			if firstErr == nil {
+				firstErr = r.err
+			}
+			continue
+		}
+		st.PartAddrs[r.p], finished[r.p] = r.n, true
+		advanced := false
+		for st.PartsDone < st.Parts && finished[st.PartsDone] {
+			st.PartsDone++
+			advanced = true
+		}
+		if advanced && firstErr == nil {
+			if err := b.save(); err != nil {
+				firstErr = err
+				continue
+			}
+			failpoint.Hit("bulk-part")
+		}
+		b.phase(phaseAddrs, int64(st.PartsDone), int64(st.Parts))
+	}
+	return firstErr
 }
 
 type partAddr struct {

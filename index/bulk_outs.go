@@ -50,7 +50,7 @@ func (b *bulkBuilder) outputs(ctx context.Context) error {
 			return err
 		}
 	}
-	chunk := make([]byte, outRec<<shift)
+	chunk := make([]byte, min(uint64(1)<<shift, st.NOut)*outRec)
 	for start := uint64(0); start < st.NOut; start += 1 << shift {
 		end := min(start+1<<shift, st.NOut)
 		if err := ctx.Err(); err != nil {
@@ -154,7 +154,24 @@ func mapFile(path string, size int64) ([]byte, error) {
 // to back from its entries sorted by slot range.
 func (b *bulkBuilder) tables(ctx context.Context) error {
 	st := &b.st
-	// txids: spill (hash, tx) by slot range from the txids column.
+	// The address table's entries are spilled already: build it on another
+	// core meanwhile.
+	na := uint64(st.NAddr)
+	addrDone := make(chan error, 1)
+	go func() {
+		addrDone <- b.writeTable(ctx, "addrs.table", "atab", tableSlots(na), tableBuckets(na, b.opt.MemoryBytes), 1)
+	}()
+	err := b.txTable(ctx)
+	if aerr := <-addrDone; err == nil {
+		err = aerr
+	}
+	return err
+}
+
+// txTable spills (hash, tx) by slot range from the txids column and builds
+// the txid table from it.
+func (b *bulkBuilder) txTable(ctx context.Context) error {
+	st := &b.st
 	n := uint64(st.NTx)
 	slots := tableSlots(n)
 	tb := tableBuckets(n, b.opt.MemoryBytes)
@@ -186,11 +203,7 @@ func (b *bulkBuilder) tables(ctx context.Context) error {
 	if err := sp.finish(); err != nil {
 		return err
 	}
-	if err := b.writeTable(ctx, "txids.table", "ttab", slots, tb, 0); err != nil {
-		return err
-	}
-	na := uint64(st.NAddr)
-	return b.writeTable(ctx, "addrs.table", "atab", tableSlots(na), tableBuckets(na, b.opt.MemoryBytes), 1)
+	return b.writeTable(ctx, "txids.table", "ttab", slots, tb, 0)
 }
 
 // writeTable builds table name from spill buckets prefix.00000.. in slot
@@ -231,6 +244,9 @@ func (b *bulkBuilder) writeTable(ctx context.Context, name, prefix string, slots
 		if err != nil {
 			c.close()
 			return err
+		}
+		if cap(es) < len(d)/12 {
+			es = make([]entry, 0, len(d)/12)
 		}
 		es = es[:0]
 		for off := 0; off+12 <= len(d); off += 12 {
