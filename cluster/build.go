@@ -2,11 +2,15 @@ package cluster
 
 import (
 	"bufio"
+	"cmp"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"time"
+	"unsafe"
 
 	"github.com/cointrail/cointrail/index"
 	"github.com/cointrail/cointrail/internal/failpoint"
@@ -88,7 +92,7 @@ func Build(ctx context.Context, ix *index.Index, opts Options, log *slog.Logger)
 
 // buildState is what Build keeps beside the forest: the merges in a spill
 // file (25 B each, written and read sequentially) and, in phase 2, the
-// aggregates of the clusters of two or more (32 B each, mapped).
+// aggregates of the clusters of two or more (buildAgg, 32 B each, mapped).
 type buildState struct {
 	mf     *scratch // only its file is used, as a plain spill file
 	w      *bufio.Writer
@@ -119,13 +123,20 @@ func (b *buildState) close() error {
 }
 
 func (b *buildState) spill(m mergeRec) error {
-	b.buf[0], b.buf[1], b.buf[2], b.buf[3] = byte(m.Retired), byte(m.Retired>>8), byte(m.Retired>>16), byte(m.Retired>>24)
+	binary.LittleEndian.PutUint32(b.buf[:], m.Retired)
 	copy(b.buf[4:], m.encode())
 	if _, err := b.w.Write(b.buf[:]); err != nil {
 		return fmt.Errorf("cluster: spilling merges: %w", err)
 	}
 	b.n++
 	return nil
+}
+
+// buildAgg is a cluster's aggregates while Build totals them, with its root.
+type buildAgg struct {
+	Size, Root        uint32
+	Balance, Received int64
+	First, Last       uint32
 }
 
 // rowWriter writes rows in batches of commitOps unsynced operations.
@@ -170,8 +181,9 @@ func (c *Clusterer) writeBuild() (*Stats, error) {
 	if bs.n != c.tip.Merges {
 		return nil, fmt.Errorf("%w: %d merges spilled, the tip counts %d", ErrInternal, bs.n, c.tip.Merges)
 	}
-	// Flatten the forest and number the clusters of two or more: size[r]
-	// becomes r's index in the aggregates array (0: a cluster of one).
+	// Flatten the forest and number the clusters of two or more in root
+	// order; then parent[a] becomes the number of a's cluster (0: a cluster
+	// of one) and the size array is free for the members (below).
 	var k uint32
 	for a := uint32(1); a <= n; a++ {
 		f.parent[a] = f.find(a)
@@ -180,13 +192,13 @@ func (c *Clusterer) writeBuild() (*Stats, error) {
 		}
 	}
 	var err error
-	if bs.aggs, err = newScratch(bs.ixDir, 32); err != nil {
+	if bs.aggs, err = newScratch(bs.ixDir, int(unsafe.Sizeof(buildAgg{}))); err != nil {
 		return nil, err
 	}
 	if err := bs.aggs.ensure(int(k) + 1); err != nil {
 		return nil, err
 	}
-	aggs := bs.aggs.aggs()
+	aggs := bs.aggs.buildAggs()
 	k = 0
 	for a := uint32(1); a <= n; a++ {
 		if f.parent[a] != a {
@@ -197,8 +209,12 @@ func (c *Clusterer) writeBuild() (*Stats, error) {
 			continue
 		}
 		k++
-		aggs[k] = agg{Size: f.size[a], First: noHeight}
+		aggs[k] = buildAgg{Size: f.size[a], Root: a, First: noHeight}
 		f.size[a] = k
+	}
+	nc := k
+	for a := uint32(1); a <= n; a++ {
+		f.parent[a] = f.size[f.parent[a]]
 	}
 	if err := c.totalOutputs(aggs); err != nil {
 		return nil, err
@@ -214,33 +230,44 @@ func (c *Clusterer) writeBuild() (*Stats, error) {
 	if err != nil {
 		return nil, err
 	}
+	failpoint.Hit("cluster-wipe")
+	// Rows in key order within each kind: addresses, clusters, members
+	// (counting sort into the free size array), then the merges in sorted
+	// chunks.
 	w := &rowWriter{store: c.ix.Store, b: c.ix.Store.NewBatch()}
 	defer func() { w.b.Close() }()
 	for a := uint32(1); a <= n; a++ {
-		if r := f.parent[a]; f.size[r] != 0 {
-			if err := w.set(keyU32(kAddr, a), u32le(r)); err != nil {
+		if k := f.parent[a]; k != 0 {
+			if err := w.set(keyU32(kAddr, a), u32le(aggs[k].Root)); err != nil {
 				return nil, err
 			}
 		}
 	}
-	for a := uint32(1); a <= n; a++ {
-		if r := f.parent[a]; f.size[r] != 0 {
-			if err := w.set(keyU32x2(kMember, r, a), nil); err != nil {
-				return nil, err
-			}
-		}
-	}
-	for a := uint32(1); a <= n; a++ {
-		if f.parent[a] != a || f.size[a] == 0 {
-			continue
-		}
-		g := aggs[f.size[a]]
-		if err := w.set(keyU32(kAgg, a), g.encode()); err != nil {
+	var off uint32
+	for k := uint32(1); k <= nc; k++ {
+		g := &aggs[k]
+		if err := w.set(keyU32(kAgg, g.Root), agg{Size: g.Size, Balance: g.Balance, Received: g.Received, First: g.First, Last: g.Last}.encode()); err != nil {
 			return nil, err
 		}
-		st.addCluster(ClusterSize{ClusterID(a), g.Size}, c.opts.SuperclusterSize)
+		st.addCluster(ClusterSize{ClusterID(g.Root), g.Size}, c.opts.SuperclusterSize)
+		g.Size, off = off, off+g.Size // from here on: the cluster's next slot in members
 	}
 	st.sortSuper()
+	members := f.size
+	for a := uint32(1); a <= n; a++ {
+		if k := f.parent[a]; k != 0 {
+			members[aggs[k].Size] = a
+			aggs[k].Size++
+		}
+	}
+	off = 0
+	for k := uint32(1); k <= nc; k++ {
+		for ; off < aggs[k].Size; off++ {
+			if err := w.set(keyU32x2(kMember, aggs[k].Root, members[off]), nil); err != nil {
+				return nil, err
+			}
+		}
+	}
 	if err := bs.w.Flush(); err != nil {
 		return nil, fmt.Errorf("cluster: spilling merges: %w", err)
 	}
@@ -248,20 +275,32 @@ func (c *Clusterer) writeBuild() (*Stats, error) {
 		return nil, fmt.Errorf("cluster: reading spilled merges: %w", err)
 	}
 	rd := bufio.NewReaderSize(bs.mf.f, 1<<20)
-	for i := uint64(0); i < bs.n; i++ {
-		if _, err := io.ReadFull(rd, bs.buf[:]); err != nil {
-			return nil, fmt.Errorf("cluster: reading spilled merges: %w", err)
+	chunk := make([]mergeRec, 0, max(1, min(commitOps/2, 1<<19)))
+	for i := uint64(0); i < bs.n; {
+		chunk = chunk[:0]
+		for ; i < bs.n && len(chunk) < cap(chunk); i++ {
+			if _, err := io.ReadFull(rd, bs.buf[:]); err != nil {
+				return nil, fmt.Errorf("cluster: reading spilled merges: %w", err)
+			}
+			m, err := decodeMerge(binary.LittleEndian.Uint32(bs.buf[:]), bs.buf[4:])
+			if err != nil {
+				return nil, err
+			}
+			chunk = append(chunk, m)
 		}
-		retired := uint32(bs.buf[0]) | uint32(bs.buf[1])<<8 | uint32(bs.buf[2])<<16 | uint32(bs.buf[3])<<24
-		m, err := decodeMerge(retired, bs.buf[4:])
-		if err != nil {
-			return nil, err
+		slices.SortFunc(chunk, func(x, y mergeRec) int {
+			return cmp.Or(cmp.Compare(x.Survivor, y.Survivor), cmp.Compare(x.Retired, y.Retired))
+		})
+		for _, m := range chunk {
+			if err := w.set(keyU32x2(kJoined, m.Survivor, m.Retired), nil); err != nil {
+				return nil, err
+			}
 		}
-		if err := w.set(keyU32(kRetired, retired), append([]byte(nil), bs.buf[4:]...)); err != nil {
-			return nil, err
-		}
-		if err := w.set(keyU32x2(kJoined, m.Survivor, retired), nil); err != nil {
-			return nil, err
+		slices.SortFunc(chunk, func(x, y mergeRec) int { return cmp.Compare(x.Retired, y.Retired) })
+		for _, m := range chunk {
+			if err := w.set(keyU32(kRetired, m.Retired), m.encode()); err != nil {
+				return nil, err
+			}
 		}
 	}
 	w.b.Set(key1(kTip), c.tip.encode())
@@ -278,7 +317,7 @@ func (c *Clusterer) writeBuild() (*Stats, error) {
 // cluster: received, balance (unless spent within the clustered
 // transactions) and the heights of the transactions that paid or spent it.
 // It reads the outputs in order, a sequential pass over outs.col.
-func (c *Clusterer) totalOutputs(aggs []agg) error {
+func (c *Clusterer) totalOutputs(aggs []buildAgg) error {
 	f, ix := c.f, c.ix
 	const chunk = 4096
 	for tx := uint32(0); tx < c.tip.NTx; {
@@ -300,16 +339,17 @@ func (c *Clusterer) totalOutputs(aggs []agg) error {
 					ix.ReadUnlock()
 					return fmt.Errorf("%w: output %d pays address id %d, %d addresses clustered", ErrCorrupt, o, a, f.n())
 				}
-				k := f.size[f.parent[a]]
+				k := f.parent[a]
 				if k == 0 {
 					continue
 				}
 				g := &aggs[k]
 				v := ix.OutValue(o)
 				g.Received += v
-				touchAgg(g, h)
+				g.First, g.Last = min(g.First, h), max(g.Last, h)
 				if sp := ix.OutSpender(o); sp != index.NoTx && sp < c.tip.NTx {
-					touchAgg(g, ix.TxHeight(sp))
+					hs := ix.TxHeight(sp)
+					g.First, g.Last = min(g.First, hs), max(g.Last, hs)
 				} else {
 					g.Balance += v
 				}

@@ -94,10 +94,10 @@ func (s *scratch) u32s() []uint32 {
 	return unsafe.Slice((*uint32)(unsafe.Pointer(&s.data[0])), len(s.data)/4)
 }
 
-// aggs views the mapping as agg records.
-func (s *scratch) aggs() []agg {
+// buildAggs views the mapping as buildAgg records.
+func (s *scratch) buildAggs() []buildAgg {
 	if len(s.data) == 0 {
 		return nil
 	}
-	return unsafe.Slice((*agg)(unsafe.Pointer(&s.data[0])), len(s.data)/int(unsafe.Sizeof(agg{})))
+	return unsafe.Slice((*buildAgg)(unsafe.Pointer(&s.data[0])), len(s.data)/int(unsafe.Sizeof(buildAgg{})))
 }
