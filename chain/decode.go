@@ -147,35 +147,6 @@ func shorten(s string) string {
 	return s
 }
 
-// CheckMerkle recomputes b's merkle root from its transactions and compares
-// it with the header's.
-func CheckMerkle(b *wire.MsgBlock) error {
-	if len(b.Transactions) == 0 {
-		return fmt.Errorf("%w: block %s has no transactions", ErrCorrupt, b.BlockHash())
-	}
-	level := make([]chainhash.Hash, len(b.Transactions))
-	for i, tx := range b.Transactions {
-		level[i] = tx.TxHash()
-	}
-	var pair [2 * chainhash.HashSize]byte
-	for len(level) > 1 {
-		if len(level)%2 == 1 {
-			level = append(level, level[len(level)-1])
-		}
-		for i := 0; i < len(level); i += 2 {
-			copy(pair[:], level[i][:])
-			copy(pair[chainhash.HashSize:], level[i+1][:])
-			level[i/2] = chainhash.DoubleHashH(pair[:])
-		}
-		level = level[:len(level)/2]
-	}
-	if level[0] != b.Header.MerkleRoot {
-		return fmt.Errorf("%w: block %s: merkle root of its transactions is %s, header says %s",
-			ErrCorrupt, b.BlockHash(), level[0], b.Header.MerkleRoot)
-	}
-	return nil
-}
-
 // OutputRow is one output as `decode --format csv` prints it.
 type OutputRow struct {
 	BlockHash  string // "" for a lone transaction
@@ -229,4 +200,28 @@ func WriteCSV(w io.Writer, rows []OutputRow) error {
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// BlockCheck is what `decode` reports about each block it prints: whether
+// the header's hash meets its bits and the network's limit (PoW), and
+// whether the transactions are the ones the header commits to (Merkle:
+// coinbase placement, merkle root, mutation, witness commitment). A nil
+// error is valid. Decoding is for looking at damaged data, so it reports
+// rather than refuses.
+type BlockCheck struct {
+	PoW, Merkle error
+}
+
+// Check runs the context-free validation on b.
+func Check(b *wire.MsgBlock, net Network) BlockCheck {
+	var c BlockCheck
+	if c.PoW = CheckProofOfWork(b.BlockHash(), b.Header.Bits); c.PoW == nil {
+		c.PoW = CheckPowLimit(b.Header.Bits, net)
+	}
+	ids := make([]chainhash.Hash, len(b.Transactions))
+	for i, tx := range b.Transactions {
+		ids[i] = tx.TxHash()
+	}
+	c.Merkle = CheckBody(b, ids)
+	return c
 }

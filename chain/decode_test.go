@@ -73,7 +73,7 @@ func TestDecodeRealFiles(t *testing.T) {
 				t.Fatalf("%d blocks (tx %v), want %d", len(d.Blocks), d.Tx != nil, tc.blocks)
 			}
 			for i, b := range d.Blocks {
-				if err := CheckMerkle(b); err != nil {
+				if err := Check(b, tMainnet).Merkle; err != nil {
 					t.Fatalf("block %d: %v", i, err)
 				}
 			}
@@ -169,7 +169,7 @@ func TestDecodeTestnet(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(d.Blocks) != 1 || CheckMerkle(d.Blocks[0]) != nil {
+		if len(d.Blocks) != 1 || Check(d.Blocks[0], tMainnet).Merkle != nil {
 			t.Fatalf("%s: %d blocks", f, len(d.Blocks))
 		}
 		// A raw block carries no magic; its network shows only in how its
@@ -303,23 +303,35 @@ func TestDecodeArgErrors(t *testing.T) {
 	}
 }
 
-func TestCheckMerkle(t *testing.T) {
+func TestCheckDecoded(t *testing.T) {
 	d, err := Decode(earlyBlocks(t)[170], tMainnet)
 	if err != nil {
 		t.Fatal(err)
 	}
 	b := d.Blocks[0]
+	if c := Check(b, tMainnet); c.PoW != nil || c.Merkle != nil {
+		t.Fatalf("block 170: %+v", c)
+	}
+	if c := Check(b, tTestnet); c.PoW != nil {
+		t.Fatalf("block 170 on testnet rules: %v", c.PoW) // same limit
+	}
 	b.Transactions[1].TxOut[0].Value++ // the header no longer commits to this
-	err = CheckMerkle(b)
-	if err == nil || !errors.Is(err, ErrCorrupt) ||
-		!strings.HasPrefix(err.Error(), "chain: corrupt data: block 00000000d1145790a8694403d4063f323d499e655c83426834d4ce2f8dd4a2ee: merkle root of its transactions is ") ||
-		!strings.HasSuffix(err.Error(), ", header says 7dac2c5666815c17a3b36427de37bb9d2e2c5ccec3f8633eb91a4205cb4c10ff") {
-		t.Fatalf("tampered block: %v", err)
+	c := Check(b, tMainnet)
+	if c.PoW != nil || c.Merkle == nil || !errors.Is(c.Merkle, ErrCorrupt) ||
+		!strings.HasPrefix(c.Merkle.Error(), "merkle root: the transactions hash to ") ||
+		!strings.HasSuffix(c.Merkle.Error(), ", the header says 7dac2c5666815c17a3b36427de37bb9d2e2c5ccec3f8633eb91a4205cb4c10ff") {
+		t.Fatalf("tampered block: %+v", c)
+	}
+	b.Header.Nonce++
+	if c := Check(b, tMainnet); c.PoW == nil || c.PoW.Error() != fmt.Sprintf("proof of work: hash %s is above the target of its bits 1d00ffff", b.BlockHash()) {
+		t.Fatalf("changed nonce: %v", c.PoW)
+	}
+	if c := Check(b, tRegtest); c.PoW == nil {
+		t.Fatal("changed nonce passes on regtest")
 	}
 	b.Transactions = nil
-	if err := CheckMerkle(b); err == nil ||
-		err.Error() != "chain: corrupt data: block 00000000d1145790a8694403d4063f323d499e655c83426834d4ce2f8dd4a2ee has no transactions" {
-		t.Fatalf("empty block: %v", err)
+	if c := Check(b, tMainnet); c.Merkle == nil || c.Merkle.Error() != "coinbase: block has no transactions" {
+		t.Fatalf("empty block: %v", c.Merkle)
 	}
 }
 

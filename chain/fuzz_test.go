@@ -73,7 +73,7 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 		for _, b := range d.Blocks {
-			if err := CheckMerkle(b); err != nil && !errors.Is(err, ErrCorrupt) {
+			if err := Check(b, tMainnet).Merkle; err != nil && !errors.Is(err, ErrCorrupt) {
 				t.Fatal(err)
 			}
 		}

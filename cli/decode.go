@@ -32,8 +32,20 @@ func init() {
 				return err
 			}
 			rows := d.Rows(net)
+			checks := make([]chain.BlockCheck, len(d.Blocks))
+			for i, b := range d.Blocks {
+				checks[i] = chain.Check(b, net)
+			}
 			switch format {
 			case "csv":
+				// CSV rows are outputs; a block that fails a check is said on stderr.
+				for i, b := range d.Blocks {
+					for _, err := range []error{checks[i].PoW, checks[i].Merkle} {
+						if err != nil {
+							fmt.Fprintf(env.Stderr, "cointrail decode: block %s: %v\n", b.BlockHash(), err)
+						}
+					}
+				}
 				return chain.WriteCSV(env.Stdout, rows)
 			case "json":
 				type jrow struct {
@@ -48,11 +60,24 @@ func init() {
 				for i, r := range rows {
 					out[i] = jrow{r.BlockHash, r.TxID, r.Vout, r.ValueSat, r.Address, r.ScriptType.String()}
 				}
-				return printJSON(env.Stdout, map[string]any{"blocks": len(d.Blocks), "outputs": out})
+				type jcheck struct {
+					Hash        string `json:"hash"`
+					PoWOK       bool   `json:"pow_ok"`
+					PoWError    string `json:"pow_error,omitempty"`
+					MerkleOK    bool   `json:"merkle_ok"`
+					MerkleError string `json:"merkle_error,omitempty"`
+				}
+				jc := make([]jcheck, len(d.Blocks))
+				for i, b := range d.Blocks {
+					jc[i] = jcheck{Hash: b.BlockHash().String(), PoWOK: checks[i].PoW == nil, PoWError: errText(checks[i].PoW),
+						MerkleOK: checks[i].Merkle == nil, MerkleError: errText(checks[i].Merkle)}
+				}
+				return printJSON(env.Stdout, map[string]any{"blocks": len(d.Blocks), "block_checks": jc, "outputs": out})
 			case "text":
 				tw := tabwriter.NewWriter(env.Stdout, 2, 4, 2, ' ', 0)
-				for _, b := range d.Blocks {
-					fmt.Fprintf(tw, "block %s\t%d txs\t%s\n", b.BlockHash(), len(b.Transactions), b.Header.Timestamp.UTC().Format("2006-01-02 15:04:05Z"))
+				for i, b := range d.Blocks {
+					fmt.Fprintf(tw, "block %s\t%d txs\t%s\tpow %s\tmerkle %s\n", b.BlockHash(), len(b.Transactions),
+						b.Header.Timestamp.UTC().Format("2006-01-02 15:04:05Z"), okOr(checks[i].PoW), okOr(checks[i].Merkle))
 				}
 				for _, r := range rows {
 					fmt.Fprintf(tw, "%s:%d\t%s\t%s\t%s\n", r.TxID, r.Vout, btc(r.ValueSat), orNone(r.Address), r.ScriptType)
@@ -62,4 +87,19 @@ func init() {
 			return usagef("unknown --format %q (want text, csv or json)", format)
 		},
 	})
+}
+
+// okOr is "ok" or the failed rule with its detail, for decode's text.
+func okOr(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	return "INVALID (" + err.Error() + ")"
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
 }
