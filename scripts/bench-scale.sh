@@ -76,6 +76,11 @@ drop
 run capped "$limit" "$bin" ingest --network "$net" --data "$work/capped" --blocks "$blocks"
 cap_s=$secs cap_peak=$peak cap_w=$written
 
+# Lookups on the capped index, cold cache, inside the same cap.
+drop
+run lookups-capped "$limit" "$bin" bench lookups --network "$net" --data "$work/capped" --n "${LOOKUPS:-20000}"
+run lookups-warm 0 "$bin" bench lookups --network "$net" --data "$work/capped" --n "${LOOKUPS:-20000}"
+
 d1=$("$bin" index digest --network "$net" --data "$work/free")
 d2=$("$bin" index digest --network "$net" --data "$work/capped")
 [ "$d1" = "$d2" ] || { echo "bench-scale: digests differ: $d1 $d2" >&2; exit 1; }
@@ -92,3 +97,6 @@ printf '| %s | %s | %.2f GB | %d MiB | %.1f s | %.1f s | %.1f s | **%.2f×** | %
   "$(basename "$(dirname "$blocks")")" "$txs" "$(echo "$size/1000000000" | bc -l)" $((limit >> 20)) "$dec" "$free_s" "$cap_s" \
   "$(echo "$cap_s/$dec" | bc -l)" "$(echo "$cap_s/$free_s" | bc -l)" $((cap_peak >> 20)) "$(echo "$cap_w/1000000000" | bc -l)"
 echo "digest $d1 (equal in both runs; verify clean)"
+echo
+echo "lookups under the cap, cold cache:"; grep -v level= "$work/lookups-capped.log"
+echo "lookups, no cap, warm:"; grep -v level= "$work/lookups-warm.log"
