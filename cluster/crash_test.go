@@ -130,7 +130,7 @@ func TestKilledBuild(t *testing.T) {
 	ix.Close()
 
 	const want = "cluster: clustering incomplete: a cluster build was interrupted before it wrote all its rows; run `cointrail cluster build`"
-	for _, point := range []string{"cluster-rows:1", "cluster-rows:40", "cluster-tip:1"} {
+	for _, point := range []string{"cluster-wipe:1", "cluster-rows:1", "cluster-rows:40", "cluster-tip:1"} {
 		runKilled(t, data, "build", point)
 		ix = openRegtest(t, data)
 		for name, run := range map[string]func() error{
