@@ -370,7 +370,9 @@ func (ix *Index) IngestRPC(ctx context.Context, c *chain.RPCClient, opt IngestOp
 		bh, err := c.BlockHash(ctx, int64(h))
 		return bh, err == nil
 	}) {
-		p, err := ix.bulkBuild(ctx, count, opt, BulkOptions{MemoryBytes: opt.MemoryBytes, Progress: opt.Progress}, produce(0))
+		// A node does not say its chain's size in bytes: assume mainnet's
+		// average block (~800 kB), which errs towards more, smaller partitions.
+		p, err := ix.bulkBuild(ctx, count, opt, BulkOptions{MemoryBytes: opt.MemoryBytes, EstBytes: (count + 1) * 800_000, Progress: opt.Progress}, produce(0))
 		if err != nil || ctx.Err() != nil || (opt.StopAfter > 0 && p.Blocks >= int64(opt.StopAfter)) || p.Height >= count {
 			return p, err
 		}
