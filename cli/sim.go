@@ -49,6 +49,7 @@ func init() {
 		usage:   "(--out DIR | --rpc URL)",
 		flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&cfg.Scenario, "scenario", "", "heist scenario: "+strings.Join(sim.Scenarios(), ", ")+" (empty: background traffic only)")
+			fs.StringVar(&cfg.Profile, "profile", "", "chain profile: "+strings.Join(sim.Profiles(), ", ")+" (empty: the default actor economy; see docs/simulator.md)")
 			fs.Uint64Var(&seed, "seed", 1, "everything is derived from the seed")
 			fs.IntVar(&cfg.Txs, "txs", 0, "background transactions (0: the scenario's default)")
 			fs.IntVar(&cfg.TxsPerBlock, "txs-per-block", 0, "background transactions per block (0: txs/100, within 20..3000)")

@@ -37,3 +37,26 @@ func BenchmarkGenerate(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkProfile measures profile generation without disk.
+func BenchmarkProfile(b *testing.B) {
+	for _, p := range profiles {
+		b.Run(p, func(b *testing.B) {
+			txs := 0
+			for b.Loop() {
+				o := origin{height: 1, prev: *chaincfg.RegressionNetParams.GenesisHash,
+					tipTime: chaincfg.RegressionNetParams.GenesisBlock.Header.Timestamp.Unix(), actH: activationHeight(1, "defined")}
+				e, err := newPengine(Config{Seed: 1, Txs: 200000, Fast: true, Profile: p}, o, slog.New(slog.DiscardHandler), func([]byte) error { return nil })
+				if err != nil {
+					b.Fatal(err)
+				}
+				res, err := e.run(context.Background())
+				if err != nil {
+					b.Fatal(err)
+				}
+				txs += res.Txs
+			}
+			b.ReportMetric(float64(txs)/b.Elapsed().Seconds(), "tx/s")
+		})
+	}
+}

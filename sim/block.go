@@ -67,6 +67,19 @@ func merkleRoot(hashes []chainhash.Hash) chainhash.Hash {
 // commit set it carries the BIP 141 witness commitment of txs (the block's
 // other transactions) and the witness reserved value.
 func coinbase(h int32, script []byte, value int64, tag string, extra uint64, commit bool, txs []*wire.MsgTx) *wire.MsgTx {
+	var wtx []chainhash.Hash
+	if commit {
+		wtx = make([]chainhash.Hash, len(txs)+1) // the coinbase counts as zero
+		for i, tx := range txs {
+			wtx[i+1] = tx.WitnessHash()
+		}
+	}
+	return coinbaseW(h, script, value, tag, extra, commit, wtx)
+}
+
+// coinbaseW is coinbase given the witness hashes of the block's
+// transactions, wtx[0] (the coinbase's own) zero.
+func coinbaseW(h int32, script []byte, value int64, tag string, extra uint64, commit bool, wtx []chainhash.Hash) *wire.MsgTx {
 	var en [8]byte
 	binary.LittleEndian.PutUint64(en[:], extra)
 	sig, _ := txscript.NewScriptBuilder().AddInt64(int64(h)).AddData(en[:]).AddData([]byte(tag)).Script()
@@ -75,10 +88,6 @@ func coinbase(h int32, script []byte, value int64, tag string, extra uint64, com
 	if commit {
 		var reserved [32]byte
 		in.Witness = wire.TxWitness{reserved[:]}
-		wtx := make([]chainhash.Hash, len(txs)+1) // the coinbase counts as zero
-		for i, tx := range txs {
-			wtx[i+1] = tx.WitnessHash()
-		}
 		root := merkleRoot(wtx)
 		c := chainhash.DoubleHashB(append(root[:], reserved[:]...))
 		cb.TxOut = append(cb.TxOut, &wire.TxOut{PkScript: append(append([]byte(nil), witnessMagic...), c...)})

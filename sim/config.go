@@ -13,6 +13,11 @@ import (
 type Config struct {
 	// Scenario is "" for background traffic only, or one of Scenarios().
 	Scenario string
+	// Profile is "" for the actor economy (the default), or one of
+	// Profiles(): traffic drawn from mainnet's distributions ("mainnet")
+	// or every spend uniform over all unspent coins ("oldest"). A profile
+	// takes no Scenario and no Stale branch; WriteDir only.
+	Profile string
 	// Seed determines everything: the same Config gives the same bytes.
 	Seed uint64
 	// Txs is the number of background transactions of the main phase
@@ -74,6 +79,20 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.Scenario != "" && !known {
 		return cfg, fmt.Errorf("%w: unknown scenario %q (known: %s)", ErrBadConfig, cfg.Scenario, strings.Join(scenarios, ", "))
+	}
+	if cfg.Profile != "" {
+		knownP := false
+		for _, p := range profiles {
+			knownP = knownP || p == cfg.Profile
+		}
+		switch {
+		case !knownP:
+			return cfg, fmt.Errorf("%w: unknown profile %q (known: %s)", ErrBadConfig, cfg.Profile, strings.Join(profiles, ", "))
+		case cfg.Scenario != "":
+			return cfg, fmt.Errorf("%w: profile %s takes no scenario", ErrBadConfig, cfg.Profile)
+		case cfg.Stale != 0:
+			return cfg, fmt.Errorf("%w: profile %s takes no stale branch", ErrBadConfig, cfg.Profile)
+		}
 	}
 	switch {
 	case cfg.Txs < 0:

@@ -113,6 +113,22 @@ func (g *keygen) pubKey(a *addr, j byte) []byte {
 	return btcec.PrivKeyFromScalar(&s).PubKey().SerializeCompressed()
 }
 
+// deriveSpend fills in what spending from a takes. In fast mode that is
+// the public key or redeem script only (the dummy signatures do not cover
+// the output script), which saves a HASH160 per input.
+func (g *keygen) deriveSpend(a *addr) {
+	if !g.fast {
+		g.derive(a)
+		return
+	}
+	switch a.kind {
+	case kP2PKH, kP2WPKH:
+		a.pub = g.pubKey(a, 0)
+	case kP2SH, kP2WSH:
+		g.derive(a)
+	}
+}
+
 // derive fills in a's script and key material.
 func (g *keygen) derive(a *addr) {
 	switch a.kind {

@@ -58,11 +58,24 @@ func WriteDir(ctx context.Context, cfg Config, outDir string, log *slog.Logger) 
 	}
 	o := origin{height: 1, prev: *chaincfg.RegressionNetParams.GenesisHash, tipTime: gen.Header.Timestamp.Unix(),
 		actH: activationHeight(1, "defined")}
-	e, err := newEngine(cfg, o, log, w.WriteBlock)
-	if err != nil {
-		return nil, err
+	var res *Result
+	if cfg.Profile != "" {
+		pcfg := cfg // TxsPerBlock 0 keeps its profile meaning (see newPengine)
+		if pcfg.Txs == 0 {
+			pcfg.Txs = DefaultTxs
+		}
+		pe, perr := newPengine(pcfg, o, log, w.WriteBlock)
+		if perr != nil {
+			return nil, perr
+		}
+		res, err = pe.run(ctx)
+	} else {
+		e, eerr := newEngine(cfg, o, log, w.WriteBlock)
+		if eerr != nil {
+			return nil, eerr
+		}
+		res, err = e.run(ctx)
 	}
-	res, err := e.run(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -143,6 +156,9 @@ func Submit(ctx context.Context, cfg Config, c *chain.RPCClient, log *slog.Logge
 	}
 	if cfg.Fast {
 		return nil, fmt.Errorf("%w: fast mode blocks fail script validation; Submit needs real signatures", ErrBadConfig)
+	}
+	if cfg.Profile != "" {
+		return nil, fmt.Errorf("%w: profile %s chains are written with WriteDir only", ErrBadConfig, cfg.Profile)
 	}
 	netName, err := c.Network(ctx)
 	if err != nil {
