@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cointrail/cointrail/index"
+	"github.com/cointrail/cointrail/labels"
 	"github.com/cointrail/cointrail/server"
 )
 
@@ -58,7 +59,7 @@ func init() {
 				tw := tabwriter.NewWriter(env.Stdout, 2, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "id\trole\tcreated\tname")
 				for _, k := range ks {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.ID, k.Role, k.CreatedAt.Format(time.RFC3339), k.Name)
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.ID, k.Role, k.CreatedAt.Format(time.RFC3339), labels.Escape(k.Name))
 				}
 				return tw.Flush()
 			})

@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/cointrail/cointrail/index"
+	"github.com/cointrail/cointrail/labels"
 	"github.com/cointrail/cointrail/server"
 )
 
@@ -94,7 +95,7 @@ func init() {
 					case v.Rebuild:
 						st = "rebuild pending"
 					}
-					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", v.ID, v.Name, v.Model, btc(v.Summary.TracedSat), btc(v.Summary.UnspentSat),
+					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", v.ID, labels.Escape(v.Name), v.Model, btc(v.Summary.TracedSat), btc(v.Summary.UnspentSat),
 						btc(v.Summary.ArrivedSat), len(v.Watch), st)
 				}
 				return tw.Flush()
@@ -142,7 +143,7 @@ func init() {
 					btc(s.TracedSat), btc(s.UnspentSat), s.UnspentOutputs, btc(s.ArrivedSat), btc(s.FeeSat), btc(s.DustSat), btc(s.StoppedSat))
 				tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 				for _, a := range fv.Arrivals {
-					fmt.Fprintf(tw, "arrived\t%s:%d\t%s\t%s\t%s (%s)\n", a.TxID, a.Vout, a.Address, btc(a.TaintSat), a.Label, a.Category)
+					fmt.Fprintf(tw, "arrived\t%s:%d\t%s\t%s\t%s (%s)\n", a.TxID, a.Vout, a.Address, btc(a.TaintSat), labels.Escape(a.Label), labels.Escape(a.Category))
 				}
 				for _, o := range fv.Unspent {
 					fmt.Fprintf(tw, "unspent\t%s:%d\t%s\t%s\t%s\n", o.TxID, o.Vout, o.Address, btc(o.TaintSat), o.Status)

@@ -47,6 +47,11 @@ func checkText(field, value string) string {
 	return ""
 }
 
+// Printable reports whether s is valid UTF-8 free of the characters
+// import refuses in label text (see unsafeRune), so that other one-line
+// names (case names, API key names) follow the same rule.
+func Printable(s string) bool { return checkText("", s) == "" }
+
 // Escape renders s for a text output (terminal, tab-separated table, CSV
 // cell): every character checkText refuses, and every byte of invalid
 // UTF-8, becomes a visible escape (\n, \t, \x1b, \u202e), so no control

@@ -8,11 +8,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/cointrail/cointrail/kv"
+	"github.com/cointrail/cointrail/labels"
 )
 
 // Role is what an API key may do: read (every GET) or admin (everything).
@@ -57,8 +56,8 @@ func CreateAPIKey(st kv.Store, role Role, name string, now time.Time) (string, A
 	if _, err := ParseRole(string(role)); err != nil {
 		return "", APIKey{}, err
 	}
-	if len(name) > maxKeyName || !utf8.ValidString(name) || strings.ContainsAny(name, "\n\r") {
-		return "", APIKey{}, fmt.Errorf("%w: key name: at most %d characters of one line", ErrBadInput, maxKeyName)
+	if len(name) > maxKeyName || !labels.Printable(name) {
+		return "", APIKey{}, fmt.Errorf("%w: key name: at most %d characters of one line, no control characters", ErrBadInput, maxKeyName)
 	}
 	var raw [32]byte
 	if _, err := rand.Read(raw[:]); err != nil {

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/cointrail/cointrail/chain"
+	"github.com/cointrail/cointrail/labels"
 	"github.com/cointrail/cointrail/taint"
 )
 
@@ -90,8 +91,8 @@ func (s *CaseSpec) Check(net chain.Network) error {
 	switch {
 	case s.Name == "":
 		return bad("name is empty")
-	case len(s.Name) > maxCaseName || !utf8.ValidString(s.Name) || strings.ContainsAny(s.Name, "\n\r\x00"):
-		return bad("name: at most %d bytes of one line of UTF-8", maxCaseName)
+	case len(s.Name) > maxCaseName || !labels.Printable(s.Name):
+		return bad("name: at most %d bytes of one line of UTF-8 without control characters", maxCaseName)
 	case len(s.Seeds) == 0:
 		return bad("no seeds (TXID:VOUT, TXID or ADDRESS, optionally @SATS)")
 	case len(s.Seeds) > maxSeeds:
