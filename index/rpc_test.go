@@ -138,6 +138,25 @@ func TestIngestRPCMatchesNode(t *testing.T) {
 	}
 	t.Logf("compared %d txs with the node, script types %d", compared, len(types))
 
+	// A bulk build over RPC from the node with only what it holds — every
+	// script type, a fresh chain from genesis — equals the block-by-block one.
+	bulk, err := Open(t.TempDir(), net, Options{}, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bulk.Close()
+	if _, err := bulk.IngestRPC(ctx, node.Client(), IngestOptions{Mode: ModeBulk, MemoryBytes: 1 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bulk.Verify(ctx); err != nil {
+		t.Fatal(err)
+	}
+	d1, _ := ix.Digest()
+	d2, _ := bulk.Digest()
+	if d1 != d2 || d1 == "" {
+		t.Fatalf("bulk build over RPC: digest %s, block by block %s", d2, d1)
+	}
+
 	// Every address the wallet used has the node's history.
 	addrs := []string{w.MiningAddress()}
 	for _, k := range testnode.Kinds() {
