@@ -555,7 +555,13 @@ func blockWork(bits uint32) uint256 {
 
 // ReadBlock returns the raw block bytes at loc, de-obfuscated, after checking
 // that they still hash to loc.Hash.
-func (d *BlkDir) ReadBlock(loc BlockLoc) ([]byte, error) {
+func (d *BlkDir) ReadBlock(loc BlockLoc) ([]byte, error) { return d.read(loc, loc.Size) }
+
+// ReadHeader returns the 80-byte header at loc, checked like ReadBlock's.
+func (d *BlkDir) ReadHeader(loc BlockLoc) ([]byte, error) { return d.read(loc, blockHeaderLen) }
+
+// read returns the first n bytes of the block at loc.
+func (d *BlkDir) read(loc BlockLoc, n uint32) ([]byte, error) {
 	fi, ok := d.fileIdx[loc.File]
 	if !ok {
 		return nil, fmt.Errorf("%w: %s: no such blk file in %s", ErrBadInput, loc, d.dir)
@@ -567,13 +573,13 @@ func (d *BlkDir) ReadBlock(loc BlockLoc) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	buf := make([]byte, loc.Size)
-	n, err := of.f.ReadAt(buf, loc.Offset)
+	buf := make([]byte, min(n, loc.Size))
+	got, err := of.f.ReadAt(buf, loc.Offset)
 	d.release(of)
-	if n < len(buf) {
+	if got < len(buf) {
 		if err == io.EOF {
 			return nil, fmt.Errorf("%w: %s: short read: %d of %d bytes (file truncated since it was scanned?)",
-				ErrCorrupt, loc, n, len(buf))
+				ErrCorrupt, loc, got, len(buf))
 		}
 		return nil, fmt.Errorf("%w: %s: %w", ErrCorrupt, loc, err)
 	}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -39,7 +40,7 @@ func TestDecodeReportsValidity(t *testing.T) {
 	}{
 		{"good.bin", "ok", "ok"},
 		{"body.bin", "ok", "INVALID (merkle root: the transactions hash to "},
-		{"nonce.bin", fmt.Sprintf("INVALID (proof of work: hash %s is above the target of its bits 18062776)", hn), "ok"},
+		{"nonce.bin", fmt.Sprintf("INVALID (proof of work: hash %s is above the target of its bits %08x)", hn, binary.LittleEndian.Uint32(raw[72:])), "ok"},
 	}
 	for _, tc := range tests {
 		var out, errb bytes.Buffer

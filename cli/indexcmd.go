@@ -27,19 +27,66 @@ func init() {
 			})
 		},
 	})
+	var deep bool
+	var deepBlocks string
+	var deepRPC rpcFlags
 	register(&command{
 		name: "index verify", summary: "check the index's invariants (inputs resolve, spent-by symmetric, balances = UTXO total)",
+		usage: "[--deep (--blocks DIR | --rpc URL)]",
+		flags: func(fs *flag.FlagSet) {
+			fs.BoolVar(&deep, "deep", false, "also re-check every block's merkle root against the stored txids, with headers read again from --blocks or --rpc")
+			fs.StringVar(&deepBlocks, "blocks", "", "with --deep: the blocks/ directory the headers come from")
+			deepRPC.register(fs)
+		},
 		run: func(ctx context.Context, env *Env, g *globals, fs *flag.FlagSet, args []string) error {
+			if err := wantArgs(args, 0, "no arguments"); err != nil {
+				return err
+			}
+			if deep && (deepBlocks == "") == (deepRPC.url == "") {
+				return usagef("--deep needs exactly one of --blocks DIR or --rpc URL: the index keeps block hashes, not headers")
+			}
+			if !deep && (deepBlocks != "" || deepRPC.url != "") {
+				return usagef("--blocks and --rpc go with --deep")
+			}
 			return g.withIndex(env, func(ix *index.Index) error {
 				r, err := ix.Verify(ctx)
 				if err != nil {
 					return err
 				}
+				var dr *index.DeepReport
+				if deep {
+					var src index.HeaderSource
+					if deepBlocks != "" {
+						s, closeDir, err := index.BlkDirHeaders(deepBlocks, ix.Net)
+						if err != nil {
+							return err
+						}
+						defer closeDir()
+						src = s
+					} else {
+						c, err := deepRPC.client(env)
+						if err != nil {
+							return err
+						}
+						src = index.RPCHeaders(c)
+					}
+					d, err := ix.VerifyDeep(ctx, src)
+					if err != nil {
+						return err
+					}
+					dr = &d
+				}
 				if g.json {
+					if dr != nil {
+						return printJSON(env.Stdout, map[string]any{"verify": r, "deep": dr})
+					}
 					return printJSON(env.Stdout, r)
 				}
 				fmt.Fprintf(env.Stdout, "ok: %d blocks, %d txs, %d outputs, %d inputs, %d addresses, %d history rows; %d UTXOs hold %s = Σ balances\n",
 					r.Blocks, r.Txs, r.Outputs, r.Inputs, r.Addresses, r.HistoryRows, r.UTXOs, btc(r.UTXOSat))
+				if dr != nil {
+					fmt.Fprintf(env.Stdout, "deep: %d blocks' merkle roots match their %d stored txids\n", dr.Blocks, dr.Txs)
+				}
 				return nil
 			})
 		},
