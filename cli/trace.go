@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"flag"
@@ -175,20 +176,107 @@ func writeResults(w io.Writer, rs []*taint.Result, format string, opt report.HTM
 	return usagef("unknown --format %q (want text, json, csv, graphml or html)", format)
 }
 
-// writeOut writes via fn to path (atomically) or to stdout when path is "".
+// writeOut writes via fn to path or to stdout when path is "". A file is
+// written through a buffer to PATH.tmp and renamed over path when complete,
+// so a failed or interrupted run never leaves half a result under the name
+// asked for, and the result is never held in memory.
 func writeOut(env *Env, path string, fn func(io.Writer) error) error {
 	if path == "" {
 		return fn(env.Stdout)
 	}
-	var buf bytes.Buffer
-	if err := fn(&buf); err != nil {
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, buf.Bytes(), 0o644); err != nil {
+	bw := bufio.NewWriterSize(f, 256<<10)
+	err = fn(bw)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp)
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// runTraceStreams is runTrace keeping each model's result as a
+// TraceStream (compact state, nothing rendered). The caller closes them.
+// Every model is traced before anything is written, so a limit error on a
+// later model leaves no partial output.
+func runTraceStreams(ctx context.Context, env *Env, ix *index.Index, f *traceFlags, seedArgs []string) ([]*taint.TraceStream, error) {
+	p, models, err := f.params()
+	if err != nil {
+		return nil, err
+	}
+	seeds, attr, err := traceSetup(ix, f, seedArgs)
+	if err != nil {
+		return nil, err
+	}
+	if isTerminal(env.Stderr) {
+		var last time.Time
+		p.Progress = func(n int) {
+			if time.Since(last) > 200*time.Millisecond {
+				fmt.Fprintf(env.Stderr, "\rtracing: %d transactions visited", n)
+				last = time.Now()
+			}
+		}
+		defer fmt.Fprint(env.Stderr, "\r\033[K")
+	}
+	var ss []*taint.TraceStream
+	for _, m := range models {
+		q := p
+		q.Model = m
+		s, err := taint.Stream(ctx, index.Graph{Index: ix}, attr, seeds, q, taint.StreamOptions{}, env.Log)
+		if err != nil {
+			if s != nil {
+				s.Close()
+			}
+			closeStreams(ss)
+			return nil, fmt.Errorf("model %s: %w", m, err)
+		}
+		ss = append(ss, s)
+	}
+	return ss, nil
+}
+
+func closeStreams(ss []*taint.TraceStream) {
+	for _, s := range ss {
+		s.Close()
+	}
+}
+
+// writeStreams renders streamed results in format: JSON, CSV and the text
+// summary are written from the compact state without building the result;
+// GraphML and HTML build it (their graphs need every transaction at once).
+func writeStreams(w io.Writer, ss []*taint.TraceStream, format string, opt report.HTMLOptions) error {
+	switch format {
+	case "json":
+		return taint.WriteJSONAll(w, ss)
+	case "csv":
+		return report.CSVStreams(w, ss)
+	case "text":
+		heads := make([]*taint.Result, len(ss))
+		for i, s := range ss {
+			heads[i] = s.Head()
+		}
+		return report.Text(w, heads)
+	case "graphml", "html":
+		rs := make([]*taint.Result, len(ss))
+		for i, s := range ss {
+			r, err := s.Result()
+			if err != nil {
+				return err
+			}
+			rs[i] = r
+		}
+		return writeResults(w, rs, format, opt)
+	}
+	return usagef("unknown --format %q (want text, json, csv, graphml or html)", format)
 }
 
 func init() {
@@ -206,12 +294,13 @@ func init() {
 				return err
 			}
 			return g.withIndex(env, func(ix *index.Index) error {
-				rs, err := runTrace(ctx, env, ix, f, append(append([]string(nil), f.from...), args...))
+				ss, err := runTraceStreams(ctx, env, ix, f, append(append([]string(nil), f.from...), args...))
 				if err != nil {
 					return err
 				}
+				defer closeStreams(ss)
 				return writeOut(env, f.out, func(w io.Writer) error {
-					return writeResults(w, rs, f.format, report.HTMLOptions{Title: "cointrail trace " + strings.Join(f.from, " ")})
+					return writeStreams(w, ss, f.format, report.HTMLOptions{Title: "cointrail trace " + strings.Join(f.from, " ")})
 				})
 			})
 		},

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bufio"
 	"encoding/csv"
 	"io"
 	"strconv"
@@ -17,15 +18,44 @@ func CSV(w io.Writer, rs []*taint.Result) error {
 	if err := cw.Write(CSVHeader); err != nil {
 		return err
 	}
+	row := make([]string, len(CSVHeader))
 	for _, r := range rs {
-		for _, o := range r.Outputs {
-			if err := cw.Write([]string{r.Model.String(), o.TxID.String(), strconv.FormatUint(uint64(o.Vout), 10), o.Address,
-				strconv.FormatInt(o.ValueSat, 10), strconv.FormatInt(o.TaintSat, 10), strconv.Itoa(o.Hops),
-				strconv.FormatBool(o.Spent), o.Stop.String(), o.Label, o.Category, strconv.FormatUint(uint64(o.Height), 10)}); err != nil {
+		for i := range r.Outputs {
+			if err := cw.Write(csvRow(row, r.Model, &r.Outputs[i])); err != nil {
 				return err
 			}
 		}
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// CSVStreams writes the same bytes as CSV for streamed traces, one row at
+// a time: memory does not grow with the number of outputs.
+func CSVStreams(w io.Writer, ss []*taint.TraceStream) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	cw := csv.NewWriter(bw)
+	if err := cw.Write(CSVHeader); err != nil {
+		return err
+	}
+	row := make([]string, len(CSVHeader))
+	for _, s := range ss {
+		m := s.Head().Model
+		if err := s.EachOutput(func(o *taint.TaintedOutput) error { return cw.Write(csvRow(row, m, o)) }); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+func csvRow(row []string, m taint.Model, o *taint.TaintedOutput) []string {
+	row[0], row[1], row[2], row[3] = m.String(), o.TxID.String(), strconv.FormatUint(uint64(o.Vout), 10), o.Address
+	row[4], row[5], row[6] = strconv.FormatInt(o.ValueSat, 10), strconv.FormatInt(o.TaintSat, 10), strconv.Itoa(o.Hops)
+	row[7], row[8], row[9], row[10] = strconv.FormatBool(o.Spent), o.Stop.String(), o.Label, o.Category
+	row[11] = strconv.FormatUint(uint64(o.Height), 10)
+	return row
 }

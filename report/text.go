@@ -59,7 +59,7 @@ func Text(w io.Writer, rs []*taint.Result) error {
 	row("dust BTC", func(r *taint.Result) string { return BTC(r.Summary.DustSat) })
 	row("stopped at limits BTC", func(r *taint.Result) string { return BTC(r.Summary.StoppedSat) })
 	row("through CoinJoins BTC", func(r *taint.Result) string { return BTC(r.Summary.InCoinJoinSat) })
-	row("tainted outputs", func(r *taint.Result) string { return fmt.Sprint(len(r.Outputs)) })
+	row("tainted outputs", func(r *taint.Result) string { return fmt.Sprint(r.NumOutputs()) })
 	row("txs visited", func(r *taint.Result) string { return fmt.Sprint(r.Summary.TxsVisited) })
 	row("max hops", func(r *taint.Result) string { return fmt.Sprint(r.Summary.MaxHop) })
 	row("coinjoins / peel chains", func(r *taint.Result) string {

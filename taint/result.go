@@ -20,7 +20,13 @@ type Result struct {
 	Summary   Summary         `json:"summary"`
 	Outputs   []TaintedOutput `json:"outputs"`
 	Edges     []Edge          `json:"edges"`
+
+	nOut int // a TraceStream's head: the outputs it has but does not hold
 }
+
+// NumOutputs is the number of tainted outputs, also of a TraceStream's
+// Head, whose Outputs are not held.
+func (r *Result) NumOutputs() int { return max(len(r.Outputs), r.nOut) }
 
 // SeedInfo is a seed as traced.
 type SeedInfo struct {

@@ -50,6 +50,7 @@ func (t *tracer) stream(seeds []SeedInfo, truncated bool) (*TraceStream, error) 
 	*r = Result{TipHeight: tipH, TipHash: displayHash(tipHash), Model: t.p.Model, Params: t.p, Seeds: seeds,
 		Outputs: []TaintedOutput{}, Edges: []Edge{}}
 	r.Params.Progress = nil
+	r.nOut = t.nOut
 	sm := &r.Summary
 	sm.TracedSat, sm.FeeSat, sm.InCoinJoinSat, sm.StoppedSat = t.traced, t.fee, t.inCoinJoin, t.stoppedExtra
 	sm.TxsVisited, sm.CoinJoins, sm.Consolidations, sm.FanOuts = t.visited, t.coinJoins, t.consolidations, t.fanOuts
