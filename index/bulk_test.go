@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/btcsuite/btcd/wire"
 	"github.com/cointrail/cointrail/chain"
@@ -272,4 +273,51 @@ func mainnetNet(t testing.TB) chain.Network {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// TestBulkKilledAtRandom SIGKILLs a real bulk build from outside at random
+// moments, restarting it each time, until a run completes; the result has the
+// uninterrupted build's digest.
+func TestBulkKilledAtRandom(t *testing.T) {
+	blocks := spendyChain(t)
+	net := regtest(t)
+	const mem = 1 << 20
+	want := build(t, net, t.TempDir(), blocks, index.IngestOptions{Mode: index.ModeBulk, MemoryBytes: mem})
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := t.TempDir()
+	rng := rand.New(rand.NewPCG(9, 9))
+	kills := 0
+	for run := 0; ; run++ {
+		if run == 40 {
+			t.Fatalf("no run completed in 40 tries (%d killed)", kills)
+		}
+		cmd := exec.Command(exe, "-test.run=^$")
+		cmd.Env = append(os.Environ(), "BULK_CHILD=1", "BULK_NET=regtest", "BULK_DATA="+data, "BULK_BLOCKS="+blocks, "BULK_MEM="+strconv.Itoa(mem))
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		// Early runs die young; the delay grows so that some run gets through.
+		delay := time.Duration(20+rng.IntN(100+run*150)) * time.Millisecond
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("run %d: %v", run, err)
+			}
+			got := build(t, net, data, blocks, index.IngestOptions{Mode: index.ModeBulk, MemoryBytes: mem})
+			if got != want {
+				t.Fatalf("after %d kills: %s, want %s", kills, got.digest, want.digest)
+			}
+			t.Logf("completed after %d kills", kills)
+			return
+		case <-time.After(delay):
+			cmd.Process.Kill()
+			<-done
+			kills++
+		}
+	}
 }
