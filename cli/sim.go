@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -43,6 +44,7 @@ func init() {
 	var seed uint64
 	var out string
 	var rpc rpcFlags
+	var stats bool
 	register(&command{
 		name:    "sim",
 		summary: "generate a valid regtest chain: background traffic and optionally a heist scenario with its ground truth",
@@ -57,6 +59,7 @@ func init() {
 			fs.BoolVar(&cfg.XOR, "xor", false, "obfuscate the blk files with a blocks/xor.dat key (Bitcoin Core ≥ 28)")
 			fs.IntVar(&cfg.Stale, "stale", 0, "add this many stale side blocks (a losing fork)")
 			fs.StringVar(&out, "out", "", "write DIR/blocks/, DIR/labels.yaml and DIR/truth.json")
+			fs.BoolVar(&stats, "stats", false, "measure the generated chain (inputs/outputs per tx, script mix per tenth, reuse, UTXO fraction, spent ages) into DIR/stats.json")
 			rpc.register(fs)
 		},
 		run: func(ctx context.Context, env *Env, g *globals, fs *flag.FlagSet, args []string) error {
@@ -65,6 +68,16 @@ func init() {
 			}
 			if (out == "") == (rpc.url == "") {
 				return usagef("give exactly one of --out DIR or --rpc URL")
+			}
+			if stats && out == "" {
+				return usagef("--stats needs --out DIR")
+			}
+			if cfg.Profile != "" {
+				// A profile's live heap is its UTXO pool: let it grow
+				// before collecting, within a bound (generation is
+				// allocation-heavy and the default GC target costs ~25 %).
+				defer debug.SetGCPercent(debug.SetGCPercent(400))
+				defer debug.SetMemoryLimit(debug.SetMemoryLimit(1 << 30))
 			}
 			cfg.Seed = seed
 			cfg.Progress = simProgress(env, "generate")
@@ -89,11 +102,25 @@ func init() {
 				return err
 			}
 			el := time.Since(start)
+			var st *sim.Stats
+			if stats {
+				if st, err = sim.WriteStats(ctx, out, env.Log); err != nil {
+					return err
+				}
+			}
 			if g.json {
-				return printJSON(env.Stdout, map[string]any{"blocks": res.Blocks, "txs": res.Txs, "tip_hash": res.TipHash.String(),
-					"seconds": el.Seconds(), "tx_per_s": float64(res.Txs) / el.Seconds()})
+				m := map[string]any{"blocks": res.Blocks, "txs": res.Txs, "tip_hash": res.TipHash.String(),
+					"seconds": el.Seconds(), "tx_per_s": float64(res.Txs) / el.Seconds()}
+				if st != nil {
+					m["stats"] = st
+				}
+				return printJSON(env.Stdout, m)
 			}
 			fmt.Fprintf(env.Stdout, "generated %d blocks, %d transactions in %s (%.0f tx/s); tip %s\n", res.Blocks, res.Txs, el.Round(time.Millisecond), float64(res.Txs)/el.Seconds(), res.TipHash)
+			if st != nil {
+				fmt.Fprintf(env.Stdout, "stats (%s/stats.json): %.2f inputs/tx, %.2f outputs/tx, reuse %.1f %%, UTXO %.1f %% of outputs, spent age p50 %d blocks (p90 %d)\n",
+					out, st.InputsPerTx, st.OutputsPerTx, 100*st.Reuse, 100*st.UTXOFraction, st.SpentAge.P50, st.SpentAge.P90)
+			}
 			if out != "" {
 				fmt.Fprintf(env.Stdout, "blocks in %s/blocks", out)
 				if cfg.Scenario != "" {

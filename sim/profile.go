@@ -52,6 +52,7 @@ const (
 	numHubs          = 512
 	ringSize         = 1 << 16
 	profileDust      = 546
+	minPay           = 10_000 // sat: the smallest payment coin selection aims for
 )
 
 // scriptMix is the share of new outputs of each kind at a point of the
@@ -265,7 +266,7 @@ func (e *pengine) nOuts() int {
 		return 2
 	case r < 0.978:
 		return 3 + e.rng.IntN(3)
-	case r < 0.990:
+	case r < 0.999:
 		return e.logUniform(6, 99)
 	}
 	return e.logUniform(100, 500)
@@ -341,7 +342,10 @@ func (e *pengine) pick(h int32, near int) (coin, int) {
 		} else if n := p.countTo(int(h) - age); n > 0 {
 			k = n - 1
 		} else {
-			k = 0
+			// Older than the chain (or than any coin left): a coin
+			// from anywhere, not always the oldest, which would strip
+			// the pool of its old coins as mainnet's never is.
+			k = e.rng.IntN(p.total)
 		}
 	}
 	b, i := p.bucketOf(k)
@@ -396,18 +400,31 @@ func (e *pengine) block(h int32) (int, error) {
 			ins = append(ins, c)
 		}
 		nout := e.nOuts()
-		outs := make([]paddr, nout)
-		for i := range outs {
-			outs[i] = e.payee(prog, ins)
-		}
 		var s sizer
 		var sum int64
 		for _, c := range ins {
 			s.in(c.kind())
 			sum += c.value()
 		}
-		for _, o := range outs {
-			s.out(o.k)
+		// Coin selection: a wallet adds coins until they pay the outputs
+		// (at least minPay each) and the fee.
+		for len(ins) < 500 && e.pool.total > 0 {
+			t := s
+			for range nout {
+				t.out(kP2WPKH)
+			}
+			if sum >= feeFor(t.vsize(), rate)+int64(nout)*minPay {
+				break
+			}
+			c, _ := e.pick(h, near)
+			ins = append(ins, c)
+			s.in(c.kind())
+			sum += c.value()
+		}
+		outs := make([]paddr, nout)
+		for i := range outs {
+			outs[i] = e.payee(prog, ins)
+			s.out(outs[i].k)
 		}
 		fee := feeFor(s.vsize(), rate)
 		// Small inputs: fewer outputs, a lower fee, never below dust.
