@@ -6,6 +6,7 @@ import (
 	"io"
 	"strconv"
 
+	"github.com/cointrail/cointrail/labels"
 	"github.com/cointrail/cointrail/taint"
 )
 
@@ -52,10 +53,13 @@ func CSVStreams(w io.Writer, ss []*taint.TraceStream) error {
 	return bw.Flush()
 }
 
+// csvRow fills row for o. Label text comes from third-party files and is
+// escaped (labels.Escape): a newline or terminal escape in a label must not
+// reach a spreadsheet or a terminal.
 func csvRow(row []string, m taint.Model, o *taint.TaintedOutput) []string {
 	row[0], row[1], row[2], row[3] = m.String(), o.TxID.String(), strconv.FormatUint(uint64(o.Vout), 10), o.Address
 	row[4], row[5], row[6] = strconv.FormatInt(o.ValueSat, 10), strconv.FormatInt(o.TaintSat, 10), strconv.Itoa(o.Hops)
-	row[7], row[8], row[9], row[10] = strconv.FormatBool(o.Spent), o.Stop.String(), o.Label, o.Category
+	row[7], row[8], row[9], row[10] = strconv.FormatBool(o.Spent), o.Stop.String(), labels.Escape(o.Label), labels.Escape(o.Category)
 	row[11] = strconv.FormatUint(uint64(o.Height), 10)
 	return row
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"sort"
 
+	"github.com/cointrail/cointrail/labels"
 	"github.com/cointrail/cointrail/taint"
 )
 
@@ -157,7 +158,10 @@ func buildFlow(r *taint.Result, maxTx int) *flow {
 		case taint.StopFollowed:
 			continue
 		case taint.StopArrival:
-			tid, kind, label, cat = "entity:"+o.Label, "entity", o.Label, o.Category
+			// Label text comes from third-party files: escaped here, it is
+			// escaped in every output drawn from the flow graph.
+			label, cat = labels.Escape(o.Label), labels.Escape(o.Category)
+			tid, kind = "entity:"+label, "entity"
 		case taint.StopUnspent:
 			tid, kind, label = "unspent", "unspent", "still unspent"
 		default:

@@ -20,6 +20,11 @@ var update = flag.Bool("update", false, "rewrite the golden files")
 // pays a thief, who splits, peels and pays an exchange; part stays unspent.
 func results(t *testing.T) []*taint.Result {
 	t.Helper()
+	return resultsLabelled(t, "Exchange <X> & Co", "exchange")
+}
+
+func resultsLabelled(t *testing.T, label, category string) []*taint.Result {
+	t.Helper()
 	g := taint.NewMemGraph()
 	must := func(tx uint32, err error) uint32 {
 		t.Helper()
@@ -36,7 +41,7 @@ func results(t *testing.T) []*taint.Result {
 	for a, s := range map[uint32]string{1: "bc1qcoinbase", 2: "bc1qthief", 3: "bc1qstash", 4: "bc1qexchange", 5: "bc1qchange", 6: "bc1qcold"} {
 		g.SetAddrString(a, s)
 	}
-	attr := taint.MemAttribution{4: {Label: "Exchange <X> & Co", Category: "exchange"}}
+	attr := taint.MemAttribution{4: {Label: label, Category: category}}
 	p := taint.DefaultParams()
 	p.MinSats = 0
 	rs, err := taint.TraceModels(context.Background(), g, attr, []taint.Seed{{Out: g.Out(cb, 0)}}, p, []taint.Model{taint.Haircut, taint.FIFO}, nil)
@@ -133,5 +138,44 @@ func TestHTMLSelfContainedAndDeterministic(t *testing.T) {
 	// The label is escaped, the graph is drawn, both models are there.
 	if !strings.Contains(s, "Exchange &lt;X&gt; &amp; Co") || strings.Count(s, "<svg") != 2 || !strings.Contains(s, "Model: fifo") {
 		t.Fatal("HTML lacks the escaped label, the two graphs or the fifo section")
+	}
+}
+
+// Label text from a hostile label file (a newline forging a line, a
+// terminal escape retitling the window, a bidi override) reaches no output
+// raw: every format shows it escaped.
+func TestLabelTextEscaped(t *testing.T) {
+	const label, category = "Evil\nfake line\x1b]0;pwned\x07\u202e", "exch\x1b[2J"
+	rs := resultsLabelled(t, label, category)
+	outs := map[string][]byte{
+		"text":    render(t, func(b *bytes.Buffer) error { return Text(b, rs) }),
+		"csv":     render(t, func(b *bytes.Buffer) error { return CSV(b, rs) }),
+		"graphml": render(t, func(b *bytes.Buffer) error { return GraphML(b, rs) }),
+		"html":    render(t, func(b *bytes.Buffer) error { return HTML(b, rs, HTMLOptions{Title: "t\x1b"}) }),
+	}
+	for name, out := range outs {
+		s := string(out)
+		if strings.ContainsAny(s, "\x1b\x07\u202e") || strings.Contains(s, "\nfake line") {
+			t.Errorf("%s: the raw label text reached the output", name)
+		}
+		if !strings.Contains(s, `Evil\nfake line\x1b]0;pwned\x07\u202e`) || !strings.Contains(s, `exch\x1b[2J`) {
+			t.Errorf("%s: the escaped label is missing:\n%s", name, s)
+		}
+	}
+	rows, err := csv.NewReader(bytes.NewReader(outs["csv"])).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	arrivals := 0
+	for _, r := range rows[1:] {
+		if r[8] == "arrival" {
+			arrivals++
+			if r[9] != `Evil\nfake line\x1b]0;pwned\x07\u202e` || r[10] != `exch\x1b[2J` {
+				t.Errorf("CSV label %q category %q", r[9], r[10])
+			}
+		}
+	}
+	if arrivals != 2 {
+		t.Fatalf("%d arrival rows, want one per model", arrivals)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/cointrail/cointrail/labels"
 	"github.com/cointrail/cointrail/taint"
 )
 
@@ -78,7 +79,7 @@ func Text(w io.Writer, rs []*taint.Result) error {
 		}
 		tw = tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 		for _, e := range ents {
-			fmt.Fprintf(tw, "  %s (%s)\t", e.label, e.category)
+			fmt.Fprintf(tw, "  %s (%s)\t", labels.Escape(e.label), labels.Escape(e.category))
 			for _, r := range rs {
 				a := arrival(r, e.label)
 				if a == nil {
