@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/btcsuite/btcd/wire"
 )
 
@@ -97,6 +98,13 @@ func FuzzBlkDir(f *testing.F) {
 	f.Add(plain[:len(plain)-7], uint64(0))
 	f.Add(cat(frames(tMainnet, blocks[:1]), frames(tMainnet, blocks[3:]), frames(tMainnet, blocks[1:3])), uint64(0))
 	f.Add(frame(tTestnet, blocks[0]), uint64(0))
+	// Validation seeds: a forged header claiming target 1, a gap, a
+	// partial block followed by zero padding.
+	forged := bytes.Clone(blocks[1])
+	binary.LittleEndian.PutUint32(forged[72:76], 0x01010000)
+	f.Add(cat(plain, frame(tMainnet, forged)), uint64(0))
+	f.Add(cat(frames(tMainnet, blocks[:2]), frames(tMainnet, blocks[3:])), uint64(0))
+	f.Add(cat(frames(tMainnet, blocks[:5]), frame(tMainnet, blocks[5])[:50], make([]byte, 300)), uint64(0))
 	f.Fuzz(func(t *testing.T, data []byte, key uint64) {
 		dir := t.TempDir()
 		if err := os.WriteFile(filepath.Join(dir, "blk00000.dat"), data, 0o644); err != nil {
@@ -118,7 +126,7 @@ func FuzzBlkDir(f *testing.F) {
 		}
 		defer d.Close()
 		best, err := d.BestChain()
-		if err != nil {
+		if err != nil && !errors.Is(err, ErrPartial) {
 			if !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrWrongNetwork) {
 				t.Fatalf("error of no class: %v", err)
 			}
@@ -127,12 +135,32 @@ func FuzzBlkDir(f *testing.F) {
 		if best[0].Hash != *tMainnet.Params.GenesisHash {
 			t.Fatalf("chain starts at %s", best[0].Hash)
 		}
+		// Validation is on: every header of the chain meets its own bits
+		// and the bits the rules require of it, whatever the input.
+		s := GenesisState(tMainnet)
 		for i, loc := range best {
 			if i > 0 && loc.Prev != best[i-1].Hash {
 				t.Fatalf("height %d does not link", i)
 			}
-			if _, err := d.ReadBlock(loc); err != nil {
+			raw, err := d.ReadBlock(loc)
+			if err != nil {
 				t.Fatalf("ReadBlock(%s): %v", loc, err)
+			}
+			if err := CheckProofOfWork(chainhash.DoubleHashH(raw[:80]), loc.Bits); err != nil {
+				t.Fatalf("height %d on the best chain: %v", i, err)
+			}
+			if i > 0 {
+				if err := CheckContext(tMainnet, s, loc.Hash, loc.Bits, loc.Time); err != nil {
+					t.Fatalf("height %d on the best chain: %v", i, err)
+				}
+				s = s.Advance(tMainnet.Params, loc.Hash, loc.Bits, loc.Time)
+			}
+			if b, _, err := decodeBlock(raw); err == nil {
+				if c := Check(b, tMainnet); c.PoW != nil {
+					t.Fatalf("height %d: %v", i, c.PoW)
+				} else if c.Merkle != nil && !errors.Is(c.Merkle, ErrCorrupt) {
+					t.Fatalf("height %d: error of no class: %v", i, c.Merkle)
+				}
 			}
 		}
 	})

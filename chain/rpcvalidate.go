@@ -148,3 +148,15 @@ func (c *RPCClient) BlockHeader(ctx context.Context, hash chainhash.Hash) (*wire
 	}
 	return &hdr, nil
 }
+
+// CheckHeader judges a block that arrived another way (a ZMQ push) at
+// height h against the difficulty rules, with the state of its parent from
+// the node's headers (or the last block FetchBlocks or CheckHeader judged).
+// The error names the endpoint, the height and the rule.
+func (c *RPCClient) CheckHeader(ctx context.Context, h int64, raw []byte) error {
+	hc, err := c.newHeaderCheck(ctx)
+	if err != nil {
+		return err
+	}
+	return hc.check(ctx, h, raw)
+}

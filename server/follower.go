@@ -129,6 +129,10 @@ func (f *follower) connectRaw(ctx context.Context, r rawArrival) error {
 		}
 		return f.sync(ctx, r.at)
 	}
+	if err := f.rpc.CheckHeader(ctx, int64(tip.Height)+1, r.raw); err != nil {
+		f.log.Warn("zmq block breaks the difficulty rules; syncing over RPC", "err", err)
+		return f.sync(ctx, r.at)
+	}
 	return f.connect(ctx, []*index.Block{b}, r.at)
 }
 
