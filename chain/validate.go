@@ -86,9 +86,13 @@ func MerkleRoot(hashes []chainhash.Hash) (chainhash.Hash, bool) {
 			}
 		}
 		n := 0
+		var pair [2 * chainhash.HashSize]byte
 		for i := 0; i < len(level); i += 2 {
 			j := min(i+1, len(level)-1) // an odd last hash pairs with itself
-			level[n] = blockchain.HashMerkleBranches(&level[i], &level[j])
+			// blockchain.HashMerkleBranches, without its per-call allocations.
+			copy(pair[:], level[i][:])
+			copy(pair[chainhash.HashSize:], level[j][:])
+			level[n] = chainhash.DoubleHashH(pair[:])
 			n++
 		}
 		level = level[:n]
