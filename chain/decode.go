@@ -222,6 +222,6 @@ func Check(b *wire.MsgBlock, net Network) BlockCheck {
 	for i, tx := range b.Transactions {
 		ids[i] = tx.TxHash()
 	}
-	c.Merkle = CheckBody(b, ids)
+	c.Merkle = CheckBody(b, ids, nil)
 	return c
 }

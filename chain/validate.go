@@ -104,8 +104,10 @@ func MerkleRoot(hashes []chainhash.Hash) (chainhash.Hash, bool) {
 // coinbase comes first and alone, the merkle root of txids (given in block
 // order, as the caller computed them anyway) matches and is not mutated, and
 // the witness commitment, when the coinbase has one, matches the witness
-// data; without one no transaction may carry witness data.
-func CheckBody(mb *wire.MsgBlock, txids []chainhash.Hash) error {
+// data; without one no transaction may carry witness data. wtxids, when
+// the caller has them (in block order, the coinbase's included), save
+// hashing the segwit transactions again; nil is fine.
+func CheckBody(mb *wire.MsgBlock, txids, wtxids []chainhash.Hash) error {
 	if len(mb.Transactions) == 0 {
 		return invalid(RuleCoinbase, "block has no transactions")
 	}
@@ -126,14 +128,14 @@ func CheckBody(mb *wire.MsgBlock, txids []chainhash.Hash) error {
 	if mutated {
 		return invalid(RuleMerkleMutation, "the merkle tree repeats a transaction (CVE-2012-2459)")
 	}
-	return checkWitness(mb, txids, level)
+	return checkWitness(mb, txids, wtxids, level)
 }
 
 // checkWitness follows blockchain.ValidateWitnessCommitment but reuses the
 // txids already computed: a transaction without witness data has wtxid =
 // txid, so only segwit transactions are hashed again. scratch holds at
 // least len(txids) hashes.
-func checkWitness(mb *wire.MsgBlock, txids, scratch []chainhash.Hash) error {
+func checkWitness(mb *wire.MsgBlock, txids, wtxids, scratch []chainhash.Hash) error {
 	cb := mb.Transactions[0]
 	commitment, found := blockchain.ExtractWitnessCommitment(btcutil.NewTx(cb))
 	if !found {
@@ -161,9 +163,12 @@ func checkWitness(mb *wire.MsgBlock, txids, scratch []chainhash.Hash) error {
 	w := scratch[:len(txids)]
 	w[0] = chainhash.Hash{} // the coinbase's wtxid is zero by definition
 	for i := 1; i < len(txids); i++ {
-		if mb.Transactions[i].HasWitness() {
+		switch {
+		case wtxids != nil:
+			w[i] = wtxids[i]
+		case mb.Transactions[i].HasWitness():
 			w[i] = mb.Transactions[i].WitnessHash()
-		} else {
+		default:
 			w[i] = txids[i]
 		}
 	}

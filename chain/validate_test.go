@@ -75,7 +75,7 @@ func TestValidRealBlocks(t *testing.T) {
 		if err := CheckPowLimit(mb.Header.Bits, tMainnet); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
-		if err := CheckBody(mb, txids(mb)); err != nil {
+		if err := CheckBody(mb, txids(mb), nil); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
 		// Our merkle root against btcd's.
@@ -200,7 +200,7 @@ func TestCheckBodyRules(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			mb := clone(t)
 			want := tc.mutate(mb)
-			err := CheckBody(mb, txids(mb))
+			err := CheckBody(mb, txids(mb), nil)
 			var ie *InvalidBlockError
 			if err == nil || err.Error() != want || !errors.Is(err, ErrCorrupt) || !errors.As(err, &ie) {
 				t.Fatalf("CheckBody error\n got %v\nwant %s", err, want)

@@ -2,6 +2,7 @@ package index
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"fmt"
 
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
@@ -53,47 +54,91 @@ func Prepare(raw []byte, origin string) (*Block, error) {
 }
 
 func prepare(raw []byte, origin string, validate bool) (*Block, error) {
-	r := bytes.NewReader(raw)
+	r := bytes.NewBuffer(raw)
 	var mb wire.MsgBlock
-	if err := mb.Deserialize(r); err != nil {
+	locs, err := mb.DeserializeTxLoc(r)
+	if err != nil {
 		return nil, fmt.Errorf("%w: block at %s: %v", ErrCorrupt, origin, err)
 	}
-	b := prepareMsg(&mb, origin, len(raw)-r.Len())
-	b.Trailing = r.Len()
+	size := len(raw) - r.Len()
+	ids, wids := hashTxs(raw, &mb, locs, validate)
+	b := prepareMsg(&mb, origin, size, ids)
+	b.Trailing = len(raw) - size
 	if validate {
-		if err := checkBlock(&mb, b); err != nil {
+		if err := checkBlock(&mb, b, ids, wids); err != nil {
 			return nil, err
 		}
 	}
 	return b, nil
 }
 
+// hashTxs computes txids and wtxids from the transactions' bytes in raw
+// instead of serializing each transaction again (as MsgTx.TxHash and
+// WitnessHash do): for a segwit transaction the txid covers its bytes
+// minus the marker, flag and witnesses, so both ids cost one pass of
+// hashing and no copying. wids is nil when no transaction has a witness
+// or withWitness is false.
+func hashTxs(raw []byte, mb *wire.MsgBlock, locs []wire.TxLoc, withWitness bool) (ids, wids []chainhash.Hash) {
+	ids = make([]chainhash.Hash, len(mb.Transactions))
+	h := sha256.New()
+	var first [sha256.Size]byte
+	for i, tx := range mb.Transactions {
+		b := raw[locs[i].TxStart : locs[i].TxStart+locs[i].TxLen]
+		if !tx.HasWitness() {
+			ids[i] = chainhash.DoubleHashH(b)
+			continue
+		}
+		if withWitness {
+			if wids == nil {
+				wids = make([]chainhash.Hash, len(mb.Transactions))
+			}
+			wids[i] = chainhash.DoubleHashH(b)
+		}
+		stripped := tx.SerializeSizeStripped()
+		h.Reset()
+		h.Write(b[:4])               // version
+		h.Write(b[6 : 6+stripped-8]) // inputs and outputs, after marker and flag
+		h.Write(b[len(b)-4:])        // lock time
+		ids[i] = sha256.Sum256(h.Sum(first[:0]))
+	}
+	if wids != nil {
+		for i, tx := range mb.Transactions {
+			if !tx.HasWitness() {
+				wids[i] = ids[i] // no witness: wtxid = txid
+			}
+		}
+	}
+	return ids, wids
+}
+
 // PrepareMsg prepares a block the caller built or received decoded, without
 // validation (tests synthesize blocks with it); blocks from outside go
 // through Prepare or PrepareMsgChecked.
 func PrepareMsg(mb *wire.MsgBlock, origin string) *Block {
-	return prepareMsg(mb, origin, mb.SerializeSize())
+	return prepareMsg(mb, origin, mb.SerializeSize(), nil)
 }
 
 // PrepareMsgChecked is PrepareMsg with Prepare's checks.
 func PrepareMsgChecked(mb *wire.MsgBlock, origin string) (*Block, error) {
-	b := prepareMsg(mb, origin, mb.SerializeSize())
-	if err := checkBlock(mb, b); err != nil {
+	b := prepareMsg(mb, origin, mb.SerializeSize(), nil)
+	if err := checkBlock(mb, b, nil, nil); err != nil {
 		return nil, err
 	}
 	return b, nil
 }
 
-// checkBlock runs the context-free checks on mb, reusing the txids prepareMsg
-// computed (they are most of the hashing the checks need).
-func checkBlock(mb *wire.MsgBlock, b *Block) error {
+// checkBlock runs the context-free checks on mb, with the txids (and
+// wtxids, if any) already computed; nil ones are taken from b or computed.
+func checkBlock(mb *wire.MsgBlock, b *Block, ids, wids []chainhash.Hash) error {
 	err := chain.CheckProofOfWork(b.Hash, mb.Header.Bits)
 	if err == nil {
-		txids := make([]chainhash.Hash, len(b.Txs))
-		for i := range b.Txs {
-			txids[i] = b.Txs[i].TxID
+		if ids == nil {
+			ids = make([]chainhash.Hash, len(b.Txs))
+			for i := range b.Txs {
+				ids[i] = b.Txs[i].TxID
+			}
 		}
-		err = chain.CheckBody(mb, txids)
+		err = chain.CheckBody(mb, ids, wids)
 	}
 	if err != nil {
 		return fmt.Errorf("%w: %s: block %s: %w", ErrCorrupt, b.Origin, b.Hash, err)
@@ -114,7 +159,8 @@ func (ix *Index) prepare(raw []byte, origin string) (*Block, error) {
 	return b, err
 }
 
-func prepareMsg(mb *wire.MsgBlock, origin string, size int) *Block {
+// prepareMsg builds the Block; ids are the txids when the caller has them.
+func prepareMsg(mb *wire.MsgBlock, origin string, size int, ids []chainhash.Hash) *Block {
 	b := &Block{
 		Size:   uint32(size),
 		Hash:   mb.BlockHash(),
@@ -132,7 +178,11 @@ func prepareMsg(mb *wire.MsgBlock, origin string, size int) *Block {
 	b.Outs = make([]PrepOut, 0, nOut)
 	for i, tx := range mb.Transactions {
 		p := &b.Txs[i]
-		p.TxID = tx.TxHash()
+		if ids != nil {
+			p.TxID = ids[i]
+		} else {
+			p.TxID = tx.TxHash()
+		}
 		base := tx.SerializeSizeStripped()
 		total := tx.SerializeSize()
 		p.Vsize = uint32((base*3 + total + 3) / 4)

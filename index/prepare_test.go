@@ -1,11 +1,13 @@
 package index
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/btcsuite/btcd/wire"
 	"github.com/cointrail/cointrail/chain"
 	"github.com/cointrail/cointrail/internal/shareddata"
 )
@@ -69,6 +71,12 @@ func BenchmarkPrepare(b *testing.B) {
 // TestPrepareRealBlocks: every real block passes, with its serialization
 // size, and the unvalidated path gives the same block.
 func TestPrepareRealBlocks(t *testing.T) {
+	witness := 0
+	defer func() {
+		if witness == 0 {
+			t.Error("no segwit block among the real blocks")
+		}
+	}()
 	for i, raw := range benchBlocks(t) {
 		b, err := Prepare(raw, "test")
 		if err != nil {
@@ -78,5 +86,28 @@ func TestPrepareRealBlocks(t *testing.T) {
 		if b.Size != uint32(len(raw)) || b.Trailing != 0 || u.Hash != b.Hash || len(u.Txs) != len(b.Txs) {
 			t.Fatalf("block %d: size %d trailing %d", i, b.Size, b.Trailing)
 		}
+		// The ids hashed from the raw bytes are btcd's.
+		mb := decodeMsg(t, raw)
+		ids, wids := hashTxs(raw, mb, mustLocs(t, raw), true)
+		for j, tx := range mb.Transactions {
+			if ids[j] != tx.TxHash() || b.Txs[j].TxID != ids[j] {
+				t.Fatalf("block %d tx %d: txid %s, btcd says %s", i, j, ids[j], tx.TxHash())
+			}
+			if wids != nil && wids[j] != tx.WitnessHash() {
+				t.Fatalf("block %d tx %d: wtxid %s, btcd says %s", i, j, wids[j], tx.WitnessHash())
+			}
+			if wids != nil {
+				witness++
+			}
+		}
 	}
+}
+
+func mustLocs(t testing.TB, raw []byte) []wire.TxLoc {
+	var mb wire.MsgBlock
+	locs, err := mb.DeserializeTxLoc(bytes.NewBuffer(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return locs
 }
