@@ -117,8 +117,12 @@ func (ix *Index) connectOne(batch kv.Batch, b *Block, t Tip) (Tip, error) {
 			if s := binary.LittleEndian.Uint32(r[12:]); s != NoTx {
 				return t, fmt.Errorf("%w: block %s (%s) tx %s input %d spends %s:%d, already spent by %s", ErrCorrupt, b.Hash, b.Origin, p.TxID, j, op.Hash, op.Index, chainhash.Hash(ix.TxHash(s)))
 			}
-			binary.LittleEndian.PutUint32(r[12:], tx)
+			// The input record first: recovery finds spent marks beyond the
+			// tip only through input records, and a SIGKILL lands most often
+			// in the page fault of a new ins.col page — after a mark written
+			// first, the mark would survive its lost input record (issue 10).
 			binary.LittleEndian.PutUint64(ix.ins.rec(t.nIn), o)
+			binary.LittleEndian.PutUint32(r[12:], tx)
 			t.nIn++
 			inSum += int64(binary.LittleEndian.Uint64(r) & valueMask)
 		}
