@@ -323,10 +323,10 @@ func (b *bulkBuilder) addressIDs(ctx context.Context) error {
 }
 
 // tableBuckets is how many slot ranges a table of n entries is built in: a
-// range's entries (12 B each) must fit an eighth of the budget.
+// range's entries (12 B each, 24 B sorted) must fit a sixteenth of the budget.
 func tableBuckets(n uint64, budget int64) int {
 	tb := 1
-	for int64(n)*12/int64(tb) > budget/8 && tb < 1<<16 {
+	for int64(n)*36/int64(tb) > budget/16 && tb < 1<<16 {
 		tb *= 2
 	}
 	if s := tableSlots(n); uint64(tb) > s {

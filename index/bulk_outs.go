@@ -154,18 +154,13 @@ func mapFile(path string, size int64) ([]byte, error) {
 // to back from its entries sorted by slot range.
 func (b *bulkBuilder) tables(ctx context.Context) error {
 	st := &b.st
-	// The address table's entries are spilled already: build it on another
-	// core meanwhile.
-	na := uint64(st.NAddr)
-	addrDone := make(chan error, 1)
-	go func() {
-		addrDone <- b.writeTable(ctx, "addrs.table", "atab", tableSlots(na), tableBuckets(na, b.opt.MemoryBytes), 1)
-	}()
-	err := b.txTable(ctx)
-	if aerr := <-addrDone; err == nil {
-		err = aerr
+	// One table at a time, each range's dirty pages written back before the
+	// next (under a cgroup cap, dirty mapped pages are what runs out first).
+	if err := b.txTable(ctx); err != nil {
+		return err
 	}
-	return err
+	na := uint64(st.NAddr)
+	return b.writeTable(ctx, "addrs.table", "atab", tableSlots(na), tableBuckets(na, b.opt.MemoryBytes), 1)
 }
 
 // txTable spills (hash, tx) by slot range from the txids column and builds
@@ -261,6 +256,10 @@ func (b *bulkBuilder) writeTable(ctx context.Context, name, prefix string, slots
 		})
 		for _, e := range es {
 			t.insert(e.h, e.id)
+		}
+		if err := c.sync(); err != nil {
+			c.close()
+			return err
 		}
 	}
 	err = c.sync()
