@@ -244,7 +244,7 @@ func TestBulkKilledResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	points := []string{"bulk-block:1", "bulk-block:57", "bulk-phase:1", "bulk-part:3", "bulk-phase:2", "bulk-phase:3",
-		"bulk-range:2", "bulk-phase:4", "bulk-rename:1", "bulk-rename:5", "bulk-installed:1"}
+		"bulk-range:2", "bulk-range-written:2", "bulk-phase:4", "bulk-rename:1", "bulk-rename:5", "bulk-installed:1"}
 	for _, fp := range points {
 		t.Run(fp, func(t *testing.T) {
 			data := t.TempDir()
@@ -296,6 +296,8 @@ func TestBulkKilledAtRandom(t *testing.T) {
 		}
 		cmd := exec.Command(exe, "-test.run=^$")
 		cmd.Env = append(os.Environ(), "BULK_CHILD=1", "BULK_NET=regtest", "BULK_DATA="+data, "BULK_BLOCKS="+blocks, "BULK_MEM="+strconv.Itoa(mem))
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -306,7 +308,7 @@ func TestBulkKilledAtRandom(t *testing.T) {
 		select {
 		case err := <-done:
 			if err != nil {
-				t.Fatalf("run %d: %v", run, err)
+				t.Fatalf("run %d after %d kills: %v\n%s", run, kills, err, stderr.Bytes())
 			}
 			got := build(t, net, data, blocks, index.IngestOptions{Mode: index.ModeBulk, MemoryBytes: mem})
 			if got != want {
