@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -8,7 +9,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -137,27 +140,42 @@ func isNoSeeds(err error) bool {
 
 // runTrace resolves the seeds and traces under the chain read lock.
 func (s *Server) runTrace(ctx context.Context, q TraceRequest, p taint.Params) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := s.streamTrace(ctx, q, p, &buf); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// streamTrace traces under the chain read lock and writes the canonical
+// JSON to w from the trace's compact state (taint.Stream): a trace job's
+// result goes to a file and is never held whole in memory.
+func (s *Server) streamTrace(ctx context.Context, q TraceRequest, p taint.Params, w io.Writer) error {
 	s.e.mu.RLock()
 	defer s.e.mu.RUnlock()
-	w := index.SeedWindow{FromHeight: q.SeedFromHeight, ToHeight: q.SeedToHeight}
+	sw := index.SeedWindow{FromHeight: q.SeedFromHeight, ToHeight: q.SeedToHeight}
 	var seeds []taint.Seed
 	for _, sd := range q.Seeds {
-		outs, err := s.ix.ResolveSeed(sd, w)
+		outs, err := s.ix.ResolveSeed(sd, sw)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for _, o := range outs {
 			seeds = append(seeds, taint.Seed{Out: o.Out, Amount: o.Amount})
 		}
 	}
-	res, err := taint.Trace(ctx, index.Graph{Index: s.ix}, s.e.book, seeds, p, s.log)
+	st, err := taint.Stream(ctx, index.Graph{Index: s.ix}, s.e.book, seeds, p, taint.StreamOptions{}, s.log)
+	if st != nil {
+		defer st.Close()
+	}
 	if errors.Is(err, taint.ErrLimit) {
-		return nil, fmt.Errorf("%w: the trace visits more than max_txs=%d transactions; ask for more (up to %d) and it runs as a job", ErrLimit, p.MaxTxs, s.cfg.Limits.JobMaxTxs)
+		return fmt.Errorf("%w: the trace visits more than max_txs=%d transactions; ask for more (up to %d) and it runs as a job", ErrLimit, p.MaxTxs, s.cfg.Limits.JobMaxTxs)
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return res.JSON()
+	_, err = st.WriteJSON(w)
+	return err
 }
 
 func (s *Server) handleTrace(w http.ResponseWriter, r *http.Request, _ *APIKey) error {
@@ -170,7 +188,7 @@ func (s *Server) handleTrace(w http.ResponseWriter, r *http.Request, _ *APIKey) 
 		return err
 	}
 	if q.Async || p.MaxTxs > s.cfg.Limits.SyncMaxTxs {
-		j, err := s.jobs.start(func(ctx context.Context) ([]byte, error) { return s.runTrace(ctx, q, p) })
+		j, err := s.jobs.start(func(ctx context.Context, w io.Writer) error { return s.streamTrace(ctx, q, p, w) })
 		if err != nil {
 			w.Header().Set("Retry-After", "5")
 			return err
@@ -193,6 +211,9 @@ func (s *Server) handleTraceJob(w http.ResponseWriter, r *http.Request, _ *APIKe
 	j, ok := s.jobs.get(r.PathValue("id"))
 	if !ok {
 		return fmt.Errorf("%w: no trace job %q (jobs are kept in memory: a restart forgets them)", ErrNotFound, r.PathValue("id"))
+	}
+	if r.URL.Query().Get("result") == "raw" {
+		return j.serveResult(w, r)
 	}
 	writeJSON(w, http.StatusOK, j.view())
 	return nil
@@ -228,21 +249,30 @@ type job struct {
 	ID       string
 	mu       sync.Mutex
 	state    string // queued, running, done, failed
-	result   json.RawMessage
+	file     string // the result's canonical JSON, on disk
+	size     int64
 	err      error
 	created  time.Time
 	finished time.Time
 }
 
-// JobView is GET /v1/trace/jobs/{id}.
+// JobView is GET /v1/trace/jobs/{id}. A finished job's result is a file on
+// disk; up to inlineResult bytes it is also inlined as Result. Any result,
+// however large, is served as is by GET /v1/trace/jobs/{id}?result=raw,
+// which honours HTTP Range requests, so a client pages through a result of
+// gigabytes by byte ranges and the server never holds it.
 type JobView struct {
-	ID         string          `json:"id"`
-	State      string          `json:"state"`
-	CreatedAt  time.Time       `json:"created_at"`
-	FinishedAt *time.Time      `json:"finished_at,omitempty"`
-	Error      *APIError       `json:"error,omitempty"`
-	Result     json.RawMessage `json:"result,omitempty"`
+	ID          string          `json:"id"`
+	State       string          `json:"state"`
+	CreatedAt   time.Time       `json:"created_at"`
+	FinishedAt  *time.Time      `json:"finished_at,omitempty"`
+	Error       *APIError       `json:"error,omitempty"`
+	ResultBytes int64           `json:"result_bytes,omitempty"`
+	Result      json.RawMessage `json:"result,omitempty"`
 }
+
+// inlineResult is the largest job result inlined in its JobView.
+const inlineResult = 8 << 20
 
 var errTooManyJobs = errors.New("server: too many trace jobs")
 
@@ -251,7 +281,7 @@ func newJobs(max int) *jobs {
 	return &jobs{max: max, byID: map[string]*job{}, ctx: ctx, cancel: cancel}
 }
 
-func (js *jobs) start(fn func(context.Context) ([]byte, error)) (*job, error) {
+func (js *jobs) start(fn func(context.Context, io.Writer) error) (*job, error) {
 	js.mu.Lock()
 	defer js.mu.Unlock()
 	if len(js.order) >= js.max {
@@ -270,6 +300,7 @@ func (js *jobs) start(fn func(context.Context) ([]byte, error)) (*job, error) {
 		if drop < 0 {
 			return nil, fmt.Errorf("%w: %d trace jobs are queued or running (max_jobs); retry later", errTooManyJobs, len(js.order))
 		}
+		js.byID[js.order[drop]].remove()
 		delete(js.byID, js.order[drop])
 		js.order = append(js.order[:drop], js.order[drop+1:]...)
 	}
@@ -286,7 +317,7 @@ func (js *jobs) start(fn func(context.Context) ([]byte, error)) (*job, error) {
 		j.mu.Lock()
 		j.state = "running"
 		j.mu.Unlock()
-		out, err := fn(js.ctx)
+		file, size, err := runToFile(js.ctx, fn)
 		j.mu.Lock()
 		defer j.mu.Unlock()
 		j.finished = time.Now().UTC()
@@ -294,7 +325,7 @@ func (js *jobs) start(fn func(context.Context) ([]byte, error)) (*job, error) {
 			j.state, j.err = "failed", err
 			return
 		}
-		j.state, j.result = "done", out
+		j.state, j.file, j.size = "done", file, size
 	}()
 	return j, nil
 }
@@ -313,16 +344,76 @@ func (js *jobs) count() int {
 }
 
 // cancelAll stops every job and waits for them: none may touch the index
-// after the server returns.
+// after the server returns. Their result files go too (jobs live in memory:
+// a restart forgets them).
 func (js *jobs) cancelAll() {
 	js.cancel()
 	js.wg.Wait()
+	js.mu.Lock()
+	defer js.mu.Unlock()
+	for _, j := range js.byID {
+		j.remove()
+	}
+}
+
+// runToFile runs fn writing to a new temp file and returns the file.
+func runToFile(ctx context.Context, fn func(context.Context, io.Writer) error) (string, int64, error) {
+	f, err := os.CreateTemp("", "cointrail-job-*.json")
+	if err != nil {
+		return "", 0, fmt.Errorf("trace job result file: %w", err)
+	}
+	bw := bufio.NewWriterSize(f, 256<<10)
+	err = fn(ctx, bw)
+	if err == nil {
+		err = bw.Flush()
+	}
+	size, _ := f.Seek(0, io.SeekCurrent)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return "", 0, err
+	}
+	return f.Name(), size, nil
+}
+
+func (j *job) remove() {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.file != "" {
+		os.Remove(j.file)
+		j.file = ""
+	}
+}
+
+// serveResult sends the result file as is (Range requests honoured).
+func (j *job) serveResult(w http.ResponseWriter, r *http.Request) error {
+	j.mu.Lock()
+	file, state := j.file, j.state
+	j.mu.Unlock()
+	if file == "" {
+		return fmt.Errorf("%w: trace job %s is %s: no result", ErrNotFound, j.ID, state)
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return fmt.Errorf("%w: trace job %s: its result is gone", ErrNotFound, j.ID)
+	}
+	defer f.Close()
+	w.Header().Set("Content-Type", "application/json")
+	http.ServeContent(w, r, "", time.Time{}, f)
+	return nil
 }
 
 func (j *job) view() JobView {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	v := JobView{ID: j.ID, State: j.state, CreatedAt: j.created, Result: j.result}
+	v := JobView{ID: j.ID, State: j.state, CreatedAt: j.created, ResultBytes: j.size}
+	if j.file != "" && j.size <= inlineResult {
+		if b, err := os.ReadFile(j.file); err == nil {
+			v.Result = b
+		}
+	}
 	if !j.finished.IsZero() {
 		f := j.finished
 		v.FinishedAt = &f
