@@ -103,7 +103,7 @@ func init() {
 			}
 			return g.withIndex(env, func(ix *index.Index) error {
 				before := ix.Status().TipHeight
-				if err := ix.Rollback(n, true); err != nil {
+				if err := ix.Rollback(n); err != nil {
 					return err
 				}
 				fmt.Fprintf(env.Stdout, "rolled back from %d to %d\n", before, ix.Status().TipHeight)

@@ -39,7 +39,7 @@ func init() {
 			fs.StringVar(&blocks, "blocks", "", "Bitcoin Core blocks/ directory (blk*.dat, xor.dat)")
 			rpc.register(fs)
 			fs.IntVar(&stopAfter, "stop-after", 0, "stop after this many blocks (0: all)")
-			fs.IntVar(&batchKB, "batch-kb", 0, "raw block KiB per commit on the block-by-block path (default 4096)")
+			fs.IntVar(&batchKB, "batch-kb", 0, "raw block KiB per commit on the block-by-block path (default 16384)")
 			fs.StringVar(&mode, "mode", "auto", "auto (bulk build for a large first ingest, block by block otherwise), bulk or blocks")
 			fs.BoolVar(&allowPartial, "allow-partial", false, "index a blocks dir whose chain stops at a gap (missing blocks or files) up to the gap instead of failing")
 			fs.StringVar(&memory, "memory", "", "bulk build memory budget, e.g. 20GB or 512MiB (default: 60% of RAM or of the cgroup limit)")

@@ -209,7 +209,7 @@ func TestRollback(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := dumpRows(t, ix)
-	if err := ix.Rollback(3000, true); err != nil {
+	if err := ix.Rollback(3000); err != nil {
 		t.Fatal(err)
 	}
 	const want = "cluster: rebuild needed: the clustering covers blocks up to height 4312 but the index was rolled back to height 3000; run `cointrail cluster build`"
@@ -231,7 +231,7 @@ func TestRollback(t *testing.T) {
 		t.Fatalf("rows changed over rollback and re-ingest: %s", firstDiff(before, after))
 	}
 	// After a rollback, Build starts over on what the index holds.
-	if err := ix.Rollback(3000, true); err != nil {
+	if err := ix.Rollback(3000); err != nil {
 		t.Fatal(err)
 	}
 	st, err := Build(ctx, ix, Options{}, testchain.Log(t))

@@ -132,7 +132,10 @@ func (b *bulkBuilder) save() error {
 	if err != nil {
 		return fmt.Errorf("%w: save state: %v", ErrBuild, err)
 	}
-	return syncDir(b.dir)
+	if err := syncDir(b.dir); err != nil {
+		return fmt.Errorf("%w: %v", ErrBuild, err)
+	}
+	return nil
 }
 
 func (b *bulkBuilder) path(name string) string { return filepath.Join(b.dir, name) }

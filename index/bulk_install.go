@@ -68,7 +68,7 @@ func (ix *Index) finishInstall(st bulkState) error {
 		failpoint.Hit("bulk-rename")
 	}
 	if err := syncDir(g); err != nil {
-		return err
+		return fmt.Errorf("%w: %v", ErrBuild, err)
 	}
 	tip, err := ix.commitBulkBlocks(st)
 	if err != nil {

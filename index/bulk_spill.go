@@ -163,16 +163,3 @@ func (r *recReader) next() ([]byte, error) {
 }
 
 func (r *recReader) close() { r.f.Close() }
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrBuild, err)
-	}
-	err = d.Sync()
-	d.Close()
-	if err != nil {
-		return fmt.Errorf("%w: fsync %s: %v", ErrBuild, dir, err)
-	}
-	return nil
-}

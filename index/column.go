@@ -21,7 +21,9 @@ type column struct {
 	ro      bool
 }
 
-const columnChunk = 64 << 20
+// columnChunk is the least a column grows by (a variable: the power-loss
+// simulation grows files in small steps, to cut during growth often).
+var columnChunk int64 = 64 << 20
 
 func openColumn(path string, recSize int, n uint64, readOnly bool) (*column, error) {
 	flag := os.O_RDWR | os.O_CREATE
@@ -117,8 +119,15 @@ func (c *column) sync() error {
 			return fmt.Errorf("%w: msync %s: %v", ErrCorrupt, c.name, e)
 		}
 	}
+	if syncedHook != nil {
+		syncedHook(c)
+	}
 	return nil
 }
+
+// syncedHook, set only by the power-loss simulation (powersim_test.go),
+// sees each file's contents just after they were made durable.
+var syncedHook func(c *column)
 
 func (c *column) close() error {
 	err := c.mapSize(0)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"slices"
 
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/cespare/xxhash/v2"
@@ -12,29 +13,78 @@ import (
 	"github.com/cointrail/cointrail/kv"
 )
 
-// Connect appends blocks, in order, in one atomic commit. Each block must
+// Connect appends blocks, in order, in one durable commit. Each block must
 // extend the tip left by the one before it. If a block fails, the blocks
 // before it are committed, nothing of it or after it is, and its error is
 // returned with the number connected.
-func (ix *Index) Connect(bs []*Block, sync bool) (int, error) {
+//
+// A commit is ordered for power loss, not only for a process kill (SCHEMA.md,
+// "Crash ordering"): the batch first writes only records beyond the tip
+// (tails) and keeps its changes to committed records — spent marks on older
+// outputs, heads of older addresses — aside; the tails are made durable;
+// then those changes are written in place and made durable; then the tip
+// commits with a synced write. Whatever subset of unsynced pages a power
+// cut keeps, an in-place change beyond the durable tip has its tail record
+// on disk, which is what recovery undoes it by.
+func (ix *Index) Connect(bs []*Block) (int, error) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	n, err := ix.connectLocked(bs, sync)
+	n, err := ix.connectLocked(bs)
 	if err == nil || n == 0 {
 		return n, err
 	}
 	// Redo the good prefix on its own: the failed block's writes were
 	// undone with the rest of the batch, and the prefix connected cleanly.
-	if _, perr := ix.connectLocked(bs[:n], sync); perr != nil {
+	if _, perr := ix.connectLocked(bs[:n]); perr != nil {
 		return 0, fmt.Errorf("%w: reconnecting %d good blocks: %v (after: %v)", ErrInternal, n, perr, err)
 	}
 	return n, err
 }
 
-func (ix *Index) connectLocked(bs []*Block, sync bool) (int, error) {
+// deferred holds a batch's changes to committed records until its tails
+// are durable.
+type deferred struct {
+	nOut  uint64            // outputs committed before the batch
+	nAddr uint32            // addresses committed before the batch
+	marks map[uint64]uint32 // committed output -> spender tx of this batch
+	heads map[uint32]uint64 // committed address -> its newest output of this batch
+}
+
+func (d *deferred) reset(t Tip) {
+	d.nOut, d.nAddr = t.nOut, t.nAddr
+	clear(d.marks)
+	clear(d.heads)
+}
+
+// apply writes the deferred changes in place, in record order.
+func (ix *Index) applyDeferred(d *deferred) {
+	outs := make([]uint64, 0, len(d.marks))
+	for o := range d.marks {
+		outs = append(outs, o)
+	}
+	slices.Sort(outs)
+	for _, o := range outs {
+		binary.LittleEndian.PutUint32(ix.outs.rec(o)[12:], d.marks[o])
+	}
+	as := make([]uint32, 0, len(d.heads))
+	for a := range d.heads {
+		as = append(as, a)
+	}
+	slices.Sort(as)
+	for _, a := range as {
+		binary.LittleEndian.PutUint64(ix.addrs.rec(uint64(a - 1))[8:], d.heads[a])
+	}
+}
+
+func (ix *Index) connectLocked(bs []*Block) (int, error) {
 	batch := ix.Store.NewBatch()
 	defer batch.Close()
 	t := ix.tip
+	d := &ix.pend
+	if d.marks == nil {
+		d.marks, d.heads = map[uint64]uint32{}, map[uint32]uint64{}
+	}
+	d.reset(t)
 	for i, b := range bs {
 		var err error
 		if t, err = ix.connectOne(batch, b, t); err != nil {
@@ -43,13 +93,17 @@ func (ix *Index) connectLocked(bs []*Block, sync bool) (int, error) {
 		failpoint.Hit("block")
 	}
 	batch.Set(keyTip, t.encode())
-	if sync {
-		// A durable tip must never point past durable column data.
-		if err := ix.syncColumns(); err != nil {
-			return 0, ix.abort(err)
-		}
+	// Tails durable, then the in-place changes, then the tip.
+	if err := ix.syncColumns(); err != nil {
+		return 0, ix.abort(err)
 	}
-	if err := batch.Commit(sync); err != nil {
+	failpoint.Hit("tails")
+	ix.applyDeferred(d)
+	failpoint.Hit("marks")
+	if err := ix.syncColumns(); err != nil {
+		return 0, ix.abort(err)
+	}
+	if err := batch.Commit(true); err != nil {
 		return 0, ix.abort(err)
 	}
 	failpoint.Hit("commit")
@@ -70,6 +124,7 @@ func (ix *Index) abort(err error) error {
 }
 
 func (ix *Index) connectOne(batch kv.Batch, b *Block, t Tip) (Tip, error) {
+	d := &ix.pend
 	var height uint32
 	if t.Empty {
 		if g := ix.Net.Params.GenesisHash; b.Hash != *g {
@@ -114,15 +169,23 @@ func (ix *Index) connectOne(batch kv.Batch, b *Block, t Tip) (Tip, error) {
 			}
 			o := first + uint64(op.Index)
 			r := ix.outs.rec(o)
-			if s := binary.LittleEndian.Uint32(r[12:]); s != NoTx {
+			s := binary.LittleEndian.Uint32(r[12:])
+			if o < d.nOut {
+				if ps, ok := d.marks[o]; ok {
+					s = ps
+				}
+			}
+			if s != NoTx {
 				return t, fmt.Errorf("%w: block %s (%s) tx %s input %d spends %s:%d, already spent by %s", ErrCorrupt, b.Hash, b.Origin, p.TxID, j, op.Hash, op.Index, chainhash.Hash(ix.TxHash(s)))
 			}
 			// The input record first: recovery finds spent marks beyond the
-			// tip only through input records, and a SIGKILL lands most often
-			// in the page fault of a new ins.col page — after a mark written
-			// first, the mark would survive its lost input record (issue 10).
+			// tip only through input records (issue 10).
 			binary.LittleEndian.PutUint64(ix.ins.rec(t.nIn), o)
-			binary.LittleEndian.PutUint32(r[12:], tx)
+			if o < d.nOut {
+				d.marks[o] = tx
+			} else {
+				binary.LittleEndian.PutUint32(r[12:], tx)
+			}
 			t.nIn++
 			inSum += int64(binary.LittleEndian.Uint64(r) & valueMask)
 		}
@@ -145,9 +208,18 @@ func (ix *Index) connectOne(batch kv.Batch, b *Block, t Tip) (Tip, error) {
 			if id != 0 {
 				ar = ix.addrs.rec(uint64(id - 1))
 				prev = binary.LittleEndian.Uint64(ar[8:])
+				if id <= d.nAddr {
+					if ph, ok := d.heads[id]; ok {
+						prev = ph
+					}
+				}
 			}
 			binary.LittleEndian.PutUint64(r[16:], prev)
-			if id != 0 {
+			switch {
+			case id == 0:
+			case id <= d.nAddr:
+				d.heads[id] = t.nOut
+			default:
 				// After the record is whole: recovery trusts a head's record.
 				binary.LittleEndian.PutUint64(ar[8:], t.nOut)
 			}

@@ -120,6 +120,7 @@ func (t *hashTable) rebuild(first, n uint64, hash func(id uint32) uint64) error 
 		c.close()
 		return fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
+	c.name = t.path
 	if err := t.col.mapSize(0); err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/cockroachdb/pebble/vfs"
 	"github.com/cointrail/cointrail/chain"
 	"github.com/cointrail/cointrail/kv"
 )
@@ -46,16 +47,19 @@ type Index struct {
 	txTable, addrTable          *hashTable
 	tip                         Tip
 	times                       []uint32 // block time by height
+	pend                        deferred // the batch being connected
 }
 
 // Options tune an index; the zero value is the default.
-type Options struct{}
+type Options struct {
+	pebbleFS vfs.FS // tests: the store on a simulated file system (db in it)
+}
 
 // Dir returns the directory of network net's index under data dir.
 func Dir(dataDir string, net chain.Network) string { return filepath.Join(dataDir, net.Name) }
 
 // Open opens (creating if needed) the index of net under dataDir.
-func Open(dataDir string, net chain.Network, _ Options, log *slog.Logger) (*Index, error) {
+func Open(dataDir string, net chain.Network, o Options, log *slog.Logger) (*Index, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -63,7 +67,13 @@ func Open(dataDir string, net chain.Network, _ Options, log *slog.Logger) (*Inde
 	if err := os.MkdirAll(filepath.Join(dir, "graph"), 0o755); err != nil {
 		return nil, fmt.Errorf("%w: create %s: %v", ErrBadInput, dir, err)
 	}
-	st, err := kv.OpenPebble(filepath.Join(dir, "db"))
+	var st kv.Store
+	var err error
+	if o.pebbleFS != nil {
+		st, err = kv.OpenPebbleFS("db", o.pebbleFS)
+	} else {
+		st, err = kv.OpenPebble(filepath.Join(dir, "db"))
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -161,11 +171,31 @@ func (ix *Index) openColumns() error {
 	if err == nil {
 		ix.addrTable, err = openHashTable(filepath.Join(g, "addrs.table"))
 	}
+	if err == nil {
+		// The files' directory entries durable before a commit counts on them.
+		if e := syncDir(g); e != nil {
+			err = fmt.Errorf("%w: %v", ErrCorrupt, e)
+		}
+	}
 	if err != nil {
 		ix.closeColumns()
 		return err
 	}
 	return ix.recover()
+}
+
+// syncDir makes the entries of directory dir durable; callers wrap the
+// error with their sentinel.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("fsync %s: %v", dir, err)
+	}
+	return nil
 }
 
 func (ix *Index) columns() []*column {
@@ -203,6 +233,12 @@ func (ix *Index) recover() error {
 	}
 	if fixed > 0 {
 		ix.log.Info("recovered records beyond the committed tip", "fixed", fixed, "tip", t.Height)
+		// The undone marks and heads durable before the tails that found
+		// them are cut off or overwritten by the next batch: after that,
+		// nothing could find them again.
+		if err := ix.syncColumns(); err != nil {
+			return err
+		}
 	}
 	for _, c := range []struct {
 		c *column

@@ -116,7 +116,7 @@ func TestRollbackEqualsFreshBuild(t *testing.T) {
 	}
 	ix := openTemp(t, t.TempDir())
 	ingestMainnet(t, ix, IngestOptions{BatchBytes: 100_000})
-	if err := ix.Rollback(150, false); err != nil {
+	if err := ix.Rollback(150); err != nil {
 		t.Fatal(err)
 	}
 	if got := ix.Tip().Height; got != 150 {

@@ -12,7 +12,7 @@ import (
 // records beyond it are then undone (spent marks, address heads) and cut
 // off by the same recovery that runs after a crash, so an interrupted
 // rollback finishes on the next open.
-func (ix *Index) Rollback(h int64, sync bool) error {
+func (ix *Index) Rollback(h int64) error {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	t := ix.tip
@@ -47,7 +47,8 @@ func (ix *Index) Rollback(h int64, sync bool) error {
 		nt = Tip{Height: prev.Height, Hash: prev.Hash, counters: prev.after}
 		batch.Set(keyTip, nt.encode())
 	}
-	if err := batch.Commit(sync); err != nil {
+	// Synced: the recovery below undoes records the old tip still covers.
+	if err := batch.Commit(true); err != nil {
 		return err
 	}
 	failpoint.Hit("rollback")

@@ -158,7 +158,7 @@ func BenchmarkBlockToAlert(b *testing.B) {
 			b.Fatal(err)
 		}
 		e.mu.Lock()
-		if _, err := ix.Connect([]*index.Block{blk}, false); err != nil {
+		if _, err := ix.Connect([]*index.Block{blk}); err != nil {
 			b.Fatal(err)
 		}
 		if err := ix.Sync(); err != nil {

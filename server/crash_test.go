@@ -109,7 +109,7 @@ func TestCasesPowerLoss(t *testing.T) {
 		return func(t *testing.T, sc *scenario) {
 			// As the follower does: the index commits without sync, the
 			// engine's commit of the block syncs both.
-			if _, err := sc.ix.Connect([]*index.Block{index.PrepareMsg(sc.blocks[i], "synth")}, false); err != nil {
+			if _, err := sc.ix.Connect([]*index.Block{index.PrepareMsg(sc.blocks[i], "synth")}); err != nil {
 				t.Fatal(err)
 			}
 		}

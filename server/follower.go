@@ -238,7 +238,7 @@ func (f *follower) rollback(ctx context.Context, tip index.Tip, fork int64) erro
 	f.log.Warn("reorg: rolling back", "from", tip.Height, "to", fork, "depth", int64(tip.Height)-fork)
 	f.e.mu.Lock()
 	defer f.e.mu.Unlock()
-	if err := f.e.ix.Rollback(fork, true); err != nil {
+	if err := f.e.ix.Rollback(fork); err != nil {
 		return err
 	}
 	if err := f.e.ix.Sync(); err != nil {
@@ -281,7 +281,7 @@ func (f *follower) connect(ctx context.Context, bs []*index.Block, seen time.Tim
 	f.e.mu.Lock()
 	defer f.e.mu.Unlock()
 	tip := f.e.ix.Tip()
-	n, err := f.e.ix.Connect(bs, false)
+	n, err := f.e.ix.Connect(bs)
 	if n > 0 {
 		if serr := f.e.ix.Sync(); serr != nil {
 			return serr

@@ -47,7 +47,7 @@ func newSynth(t testing.TB, ix *index.Index, seed uint64, nAddrs int) *synth {
 		s.addrs = append(s.addrs, chain.AddrKey("p"+string(h[:])))
 	}
 	g := index.PrepareMsg(chaincfg.RegressionNetParams.GenesisBlock, "genesis")
-	if _, err := ix.Connect([]*index.Block{g}, false); err != nil {
+	if _, err := ix.Connect([]*index.Block{g}); err != nil {
 		t.Fatal(err)
 	}
 	s.prev = g.Hash
@@ -155,7 +155,7 @@ func (s *synth) msgBlock(nTx int, must ...wire.OutPoint) *wire.MsgBlock {
 
 func (s *synth) connect(b *index.Block) {
 	s.t.Helper()
-	if _, err := s.ix.Connect([]*index.Block{b}, false); err != nil {
+	if _, err := s.ix.Connect([]*index.Block{b}); err != nil {
 		s.t.Fatal(err)
 	}
 }
@@ -164,7 +164,7 @@ func (s *synth) connect(b *index.Block) {
 // pool is rebuilt from the index's unspent outputs).
 func (s *synth) rollback(h int64) {
 	s.t.Helper()
-	if err := s.ix.Rollback(h, false); err != nil {
+	if err := s.ix.Rollback(h); err != nil {
 		s.t.Fatal(err)
 	}
 	b, err := s.ix.BlockAt(uint32(h))

@@ -3,7 +3,9 @@
 // the named point is reached. Unset, a point costs one comparison.
 //
 // Points: "block" (index: a block's columns written, its batch not
-// committed), "commit" (index: just after a batch commit), "rollback"
+// committed), "tails" (index: a batch's new records durable, its changes to
+// committed records not yet written), "marks" (index: those changes written,
+// not yet synced), "commit" (index: just after a batch commit), "rollback"
 // (index: rollback committed, columns not yet recovered), "serve-cases" (a
 // block connected, its case batch not committed), "serve-alerts" (a block's
 // alerts committed, not delivered), "serve-delivered" (a webhook accepted an
@@ -36,8 +38,18 @@ func init() {
 	armed.left.Store(k)
 }
 
+// hook, set by in-process tests (SetHook), sees every point reached.
+var hook func(name string)
+
+// SetHook calls f at every point reached until SetHook(nil); for tests that
+// act at a point in the same process (a simulated power cut), not by a kill.
+func SetHook(f func(name string)) { hook = f }
+
 // Hit marks reaching the point called name.
 func Hit(name string) {
+	if hook != nil {
+		hook(name)
+	}
 	if armed.name == name && armed.left.Add(-1) == 0 {
 		syscall.Kill(os.Getpid(), syscall.SIGKILL)
 		select {} // the signal is on its way
