@@ -11,6 +11,7 @@ import (
 
 	"github.com/cockroachdb/pebble/vfs"
 	"github.com/cointrail/cointrail/chain"
+	"github.com/cointrail/cointrail/internal/failpoint"
 	"github.com/cointrail/cointrail/kv"
 )
 
@@ -236,6 +237,7 @@ func (ix *Index) recover() error {
 		// The undone marks and heads durable before the tails that found
 		// them are cut off or overwritten by the next batch: after that,
 		// nothing could find them again.
+		failpoint.Hit("undo")
 		if err := ix.syncColumns(); err != nil {
 			return err
 		}
@@ -252,6 +254,7 @@ func (ix *Index) recover() error {
 		}
 		c.c.n = c.n
 	}
+	failpoint.Hit("recovered")
 	return nil
 }
 

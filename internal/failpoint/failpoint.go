@@ -6,7 +6,9 @@
 // committed), "tails" (index: a batch's new records durable, its changes to
 // committed records not yet written), "marks" (index: those changes written,
 // not yet synced), "commit" (index: just after a batch commit), "rollback"
-// (index: rollback committed, columns not yet recovered), "serve-cases" (a
+// (index: rollback committed, columns not yet recovered), "undo" (index:
+// recovery's undo of marks and heads written, not yet synced), "recovered"
+// (index: recovery done, the tails cut off), "serve-cases" (a
 // block connected, its case batch not committed), "serve-alerts" (a block's
 // alerts committed, not delivered), "serve-delivered" (a webhook accepted an
 // alert, its queue row not yet deleted).
