@@ -53,7 +53,10 @@ type Index struct {
 
 // Options tune an index; the zero value is the default.
 type Options struct {
-	pebbleFS vfs.FS // tests: the store on a simulated file system (db in it)
+	// StoreFS, if set, holds the store (directory "db" in it) instead of
+	// DATA/<network>/db: for tests that cut the power under it
+	// (internal/pebblecrash). The columns stay in the data directory.
+	StoreFS vfs.FS
 }
 
 // Dir returns the directory of network net's index under data dir.
@@ -70,8 +73,8 @@ func Open(dataDir string, net chain.Network, o Options, log *slog.Logger) (*Inde
 	}
 	var st kv.Store
 	var err error
-	if o.pebbleFS != nil {
-		st, err = kv.OpenPebbleFS("db", o.pebbleFS)
+	if o.StoreFS != nil {
+		st, err = kv.OpenPebbleFS("db", o.StoreFS)
 	} else {
 		st, err = kv.OpenPebble(filepath.Join(dir, "db"))
 	}

@@ -56,7 +56,7 @@ func TestPowerLoss(t *testing.T) {
 		data := t.TempDir()
 		fs := pebblecrash.New()
 		ps := index.StartPowerSim()
-		ix, err := index.Open(data, net, index.OptionsFS(fs), testchain.Log(t))
+		ix, err := index.Open(data, net, index.Options{StoreFS: fs}, testchain.Log(t))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -90,7 +90,7 @@ func TestPowerLoss(t *testing.T) {
 		if err := index.WriteImage(img); err != nil {
 			t.Fatal(err)
 		}
-		ix, err = index.Open(data, net, index.OptionsFS(fs), testchain.Log(t))
+		ix, err = index.Open(data, net, index.Options{StoreFS: fs}, testchain.Log(t))
 		if err != nil {
 			t.Fatalf("cut %d at point %d (%s, page seed %d): reopen: %v", i, at, cutAt, seed, err)
 		}
@@ -138,7 +138,7 @@ func TestPowerLossRollback(t *testing.T) {
 		seed := rng.Uint64()
 		data := t.TempDir()
 		fs := pebblecrash.New()
-		ix, err := index.Open(data, net, index.OptionsFS(fs), testchain.Log(t))
+		ix, err := index.Open(data, net, index.Options{StoreFS: fs}, testchain.Log(t))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -171,7 +171,7 @@ func TestPowerLossRollback(t *testing.T) {
 		if err := index.WriteImage(img); err != nil {
 			t.Fatal(err)
 		}
-		ix, err = index.Open(data, net, index.OptionsFS(fs), testchain.Log(t))
+		ix, err = index.Open(data, net, index.Options{StoreFS: fs}, testchain.Log(t))
 		if err != nil {
 			t.Fatalf("rollback to %d cut at %s (page seed %d): reopen: %v", h, point, seed, err)
 		}

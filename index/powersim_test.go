@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"math/rand/v2"
 	"os"
-
-	"github.com/cockroachdb/pebble/vfs"
 )
 
 // The power-loss simulation of the mapped files (the store's own files are
@@ -15,9 +13,6 @@ import (
 // copy of each file as of its last msync (the durable state), and Image
 // builds, at the instant of the cut, what a disk could hold: the durable
 // bytes with a random subset of the pages that changed since.
-
-// OptionsFS opens the index's store on fs (directory "db" in it).
-func OptionsFS(fs vfs.FS) Options { return Options{pebbleFS: fs} }
 
 // PowerSim records the durable state of the mapped files.
 type PowerSim struct {
