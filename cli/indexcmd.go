@@ -13,7 +13,7 @@ func init() {
 	register(&command{
 		name: "index digest", summary: "print a content hash of the logical index",
 		run: func(ctx context.Context, env *Env, g *globals, fs *flag.FlagSet, args []string) error {
-			return g.withIndex(env, func(ix *index.Index) error {
+			return g.withReader(env, func(ix *index.Index) error {
 				d, err := ix.Digest()
 				if err != nil {
 					return err
@@ -48,7 +48,7 @@ func init() {
 			if !deep && (deepBlocks != "" || deepRPC.url != "") {
 				return usagef("--blocks and --rpc go with --deep")
 			}
-			return g.withIndex(env, func(ix *index.Index) error {
+			return g.withReader(env, func(ix *index.Index) error {
 				r, err := ix.Verify(ctx)
 				if err != nil {
 					return err
@@ -128,7 +128,7 @@ func init() {
 			if format != "csv" {
 				return usagef("unknown --format %q (want csv)", format)
 			}
-			return g.withIndex(env, func(ix *index.Index) error {
+			return g.withReader(env, func(ix *index.Index) error {
 				if err := ix.ExportCSV(ctx, out); err != nil {
 					return err
 				}

@@ -18,7 +18,7 @@ func init() {
 			if err := wantArgs(args, 1, "one TXID"); err != nil {
 				return err
 			}
-			return g.withIndex(env, func(ix *index.Index) error {
+			return g.withReader(env, func(ix *index.Index) error {
 				h, err := index.ParseTxID(args[0])
 				if err != nil {
 					return err
@@ -66,7 +66,7 @@ func init() {
 			if err := wantArgs(args, 1, "one address"); err != nil {
 				return err
 			}
-			return g.withIndex(env, func(ix *index.Index) error {
+			return g.withReader(env, func(ix *index.Index) error {
 				id, _, err := ix.ParseAddr(args[0])
 				if err != nil {
 					return err
@@ -101,7 +101,7 @@ func init() {
 			if err := wantArgs(args, 1, "a height or block hash"); err != nil {
 				return err
 			}
-			return g.withIndex(env, func(ix *index.Index) error {
+			return g.withReader(env, func(ix *index.Index) error {
 				h, err := ix.ParseBlockArg(args[0])
 				if err != nil {
 					return err
@@ -127,7 +127,7 @@ func init() {
 			if err := wantArgs(args, 0, "no arguments"); err != nil {
 				return err
 			}
-			return g.withIndex(env, func(ix *index.Index) error {
+			return g.withReader(env, func(ix *index.Index) error {
 				s := ix.Status()
 				if g.json {
 					return printJSON(env.Stdout, s)
