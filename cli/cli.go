@@ -158,13 +158,15 @@ func (g *globals) net() (chain.Network, error) {
 	return n, nil
 }
 
-// open opens the index of the selected network.
-func (g *globals) open(env *Env) (*index.Index, error) {
+// open opens the index of the selected network for writing.
+func (g *globals) open(env *Env) (*index.Index, error) { return g.openIndex(env, false) }
+
+func (g *globals) openIndex(env *Env, readOnly bool) (*index.Index, error) {
 	n, err := g.net()
 	if err != nil {
 		return nil, err
 	}
-	ix, err := index.Open(g.data, n, index.Options{}, env.Log)
+	ix, err := index.Open(g.data, n, index.Options{ReadOnly: readOnly}, env.Log)
 	if errors.Is(err, kv.ErrStore) && (strings.Contains(err.Error(), "lock") || strings.Contains(err.Error(), "resource temporarily unavailable")) {
 		return nil, fmt.Errorf("%w (another cointrail process has this data directory open — is `cointrail serve` running? stop it first, or use its API: POST /v1/apikeys, POST /v1/cases)", err)
 	}
@@ -174,6 +176,27 @@ func (g *globals) open(env *Env) (*index.Index, error) {
 // withIndex opens the selected network's index, runs fn, and closes it.
 func (g *globals) withIndex(env *Env, fn func(*index.Index) error) error {
 	ix, err := g.open(env)
+	if err != nil {
+		return err
+	}
+	err = fn(ix)
+	if cerr := ix.Close(); cerr != nil && err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// withReader is withIndex for the commands that only read. An index that
+// is not writable (a read-only mount, an evidence copy with its write bits
+// removed: index.Writable) opens read-only, so that querying it writes
+// nothing at all; a writable one opens as for writing, so that the recovery
+// after a killed ingest still runs before the first query.
+func (g *globals) withReader(env *Env, fn func(*index.Index) error) error {
+	n, err := g.net()
+	if err != nil {
+		return err
+	}
+	ix, err := g.openIndex(env, errors.Is(index.Writable(g.data, n), index.ErrReadOnly))
 	if err != nil {
 		return err
 	}

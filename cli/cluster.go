@@ -86,7 +86,7 @@ func init() {
 			if err := wantArgs(args, 1, "an address or cluster id"); err != nil {
 				return err
 			}
-			return g.withIndex(env, func(ix *index.Index) error {
+			return g.withReader(env, func(ix *index.Index) error {
 				v, err := cluster.Entity(ix, args[0], offset, limit)
 				if err != nil {
 					return err

@@ -17,7 +17,7 @@ func init() {
 			if err := wantArgs(args, 0, "no arguments"); err != nil {
 				return err
 			}
-			return g.withIndex(env, func(ix *index.Index) error {
+			return g.withReader(env, func(ix *index.Index) error {
 				d, err := cluster.Digest(ctx, ix)
 				if err != nil {
 					return err

@@ -2,27 +2,50 @@ package cli
 
 import (
 	"context"
+	"encoding/hex"
+	"errors"
 	"flag"
 	"fmt"
 	"strconv"
 
+	"github.com/cointrail/cointrail/cluster"
 	"github.com/cointrail/cointrail/index"
+	"github.com/cointrail/cointrail/labels"
 )
 
 func init() {
 	register(&command{
-		name: "index digest", summary: "print a content hash of the logical index",
+		name: "index digest", summary: "print content hashes of the index, and of the labels and the clustering a trace runs with",
 		run: func(ctx context.Context, env *Env, g *globals, fs *flag.FlagSet, args []string) error {
-			return g.withIndex(env, func(ix *index.Index) error {
-				d, err := ix.Digest()
+			if err := wantArgs(args, 0, "no arguments"); err != nil {
+				return err
+			}
+			return g.withReader(env, func(ix *index.Index) error {
+				v, err := digests(ctx, ix)
 				if err != nil {
 					return err
 				}
 				if g.json {
-					s := ix.Status()
-					return printJSON(env.Stdout, map[string]any{"digest": d, "tip_height": s.TipHeight, "tip_hash": s.TipHash})
+					return printJSON(env.Stdout, v)
 				}
-				fmt.Fprintln(env.Stdout, d)
+				// The first line stays the bare index digest: scripts compare it.
+				fmt.Fprintln(env.Stdout, v.Digest)
+				l := v.Labels
+				switch l.State {
+				case "none":
+					fmt.Fprintln(env.Stdout, "labels_sha256 none")
+				default:
+					fmt.Fprintf(env.Stdout, "labels_sha256 %s (%d labels from %d files)\n", l.SHA256, l.Labels, l.Files)
+				}
+				c := v.Clusters
+				switch c.State {
+				case "built":
+					fmt.Fprintf(env.Stdout, "clusters_sha256 %s (clustered tip height %d, %d addresses, %d merges)\n", c.SHA256, c.Tip.Height, c.Tip.Addrs, c.Tip.Merges)
+				case "none":
+					fmt.Fprintln(env.Stdout, "clusters_sha256 none")
+				default:
+					fmt.Fprintf(env.Stdout, "clusters_sha256 %s (%s)\n", c.State, c.Reason)
+				}
 				return nil
 			})
 		},
@@ -48,7 +71,7 @@ func init() {
 			if !deep && (deepBlocks != "" || deepRPC.url != "") {
 				return usagef("--blocks and --rpc go with --deep")
 			}
-			return g.withIndex(env, func(ix *index.Index) error {
+			return g.withReader(env, func(ix *index.Index) error {
 				r, err := ix.Verify(ctx)
 				if err != nil {
 					return err
@@ -128,7 +151,7 @@ func init() {
 			if format != "csv" {
 				return usagef("unknown --format %q (want csv)", format)
 			}
-			return g.withIndex(env, func(ix *index.Index) error {
+			return g.withReader(env, func(ix *index.Index) error {
 				if err := ix.ExportCSV(ctx, out); err != nil {
 					return err
 				}
@@ -137,4 +160,68 @@ func init() {
 			})
 		},
 	})
+}
+
+// digestView is what `index digest` prints: everything that determines a
+// trace's result, each part with its own digest, so that a report can
+// name the chain, the attribution and the clustering it ran with and a
+// change to one of them shows as that one — the index digest (blocks,
+// transactions, outputs, inputs, addresses: index.Digest), the labels
+// (labels.Digest) and the clustering (cluster.Digest).
+type digestView struct {
+	Digest    string `json:"digest"`
+	TipHeight int64  `json:"tip_height"`
+	TipHash   string `json:"tip_hash"`
+	Labels    struct {
+		State  string `json:"state"` // none, imported
+		SHA256 string `json:"sha256,omitempty"`
+		Labels int    `json:"labels"`
+		Files  int    `json:"files"`
+	} `json:"labels"`
+	Clusters struct {
+		// built; none; incomplete (a killed build: never served as
+		// complete); stale (the index was rolled back under it, or it is
+		// of another schema: cluster.ErrRebuild).
+		State  string           `json:"state"`
+		SHA256 string           `json:"sha256,omitempty"`
+		Tip    *cluster.TipView `json:"tip,omitempty"`
+		Reason string           `json:"reason,omitempty"`
+	} `json:"clusters"`
+}
+
+func digests(ctx context.Context, ix *index.Index) (digestView, error) {
+	var v digestView
+	d, err := ix.Digest()
+	if err != nil {
+		return v, err
+	}
+	s := ix.Status()
+	v.Digest, v.TipHeight, v.TipHash = d, s.TipHeight, s.TipHash
+	ld, err := labels.Digest(ix.Store, ix.Net)
+	if err != nil {
+		return v, err
+	}
+	v.Labels.State = "none"
+	if len(ld.Files) > 0 {
+		v.Labels.State, v.Labels.SHA256, v.Labels.Labels, v.Labels.Files = "imported", ld.SHA256, ld.Labels, len(ld.Files)
+	}
+	cd, err := cluster.Digest(ctx, ix)
+	var r *cluster.Reader
+	if err == nil {
+		r, err = cluster.Open(ix)
+	}
+	switch {
+	case err == nil:
+		tip := r.Tip()
+		v.Clusters.State, v.Clusters.SHA256, v.Clusters.Tip = "built", hex.EncodeToString(cd[:]), &tip
+	case errors.Is(err, cluster.ErrNotBuilt):
+		v.Clusters.State = "none"
+	case errors.Is(err, cluster.ErrIncomplete): // before ErrRebuild, which it also matches
+		v.Clusters.State, v.Clusters.Reason = "incomplete", err.Error()
+	case errors.Is(err, cluster.ErrRebuild):
+		v.Clusters.State, v.Clusters.Reason = "stale", err.Error()
+	default:
+		return v, err
+	}
+	return v, nil
 }

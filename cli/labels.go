@@ -55,7 +55,7 @@ func init() {
 			if err := wantArgs(args, 0, "no arguments (use --address, --label, --source, --category)"); err != nil {
 				return err
 			}
-			return g.withIndex(env, func(ix *index.Index) error {
+			return g.withReader(env, func(ix *index.Index) error {
 				ls, err := labels.List(ix.Store, ix.Net, q)
 				if err != nil {
 					return err
@@ -76,7 +76,7 @@ func init() {
 			if err := wantArgs(args, 0, "no arguments"); err != nil {
 				return err
 			}
-			return g.withIndex(env, func(ix *index.Index) error {
+			return g.withReader(env, func(ix *index.Index) error {
 				d, err := labels.Digest(ix.Store, ix.Net)
 				if err != nil {
 					return err

@@ -18,7 +18,7 @@ func init() {
 			if err := wantArgs(args, 1, "one TXID"); err != nil {
 				return err
 			}
-			return g.withIndex(env, func(ix *index.Index) error {
+			return g.withReader(env, func(ix *index.Index) error {
 				h, err := index.ParseTxID(args[0])
 				if err != nil {
 					return err
@@ -66,7 +66,7 @@ func init() {
 			if err := wantArgs(args, 1, "one address"); err != nil {
 				return err
 			}
-			return g.withIndex(env, func(ix *index.Index) error {
+			return g.withReader(env, func(ix *index.Index) error {
 				id, _, err := ix.ParseAddr(args[0])
 				if err != nil {
 					return err
@@ -101,7 +101,7 @@ func init() {
 			if err := wantArgs(args, 1, "a height or block hash"); err != nil {
 				return err
 			}
-			return g.withIndex(env, func(ix *index.Index) error {
+			return g.withReader(env, func(ix *index.Index) error {
 				h, err := ix.ParseBlockArg(args[0])
 				if err != nil {
 					return err
@@ -127,21 +127,51 @@ func init() {
 			if err := wantArgs(args, 0, "no arguments"); err != nil {
 				return err
 			}
-			return g.withIndex(env, func(ix *index.Index) error {
+			return g.withReader(env, func(ix *index.Index) error {
 				s := ix.Status()
+				bulk, building := ix.BulkBuild()
 				if g.json {
-					return printJSON(env.Stdout, s)
+					v := struct {
+						index.StatusView
+						Bulk *index.BulkView `json:"bulk_build,omitempty"`
+					}{StatusView: s}
+					if building {
+						v.Bulk = &bulk
+					}
+					return printJSON(env.Stdout, v)
 				}
-				tip := "empty"
-				if !s.Empty {
-					tip = fmt.Sprintf("%d %s (%s)", s.TipHeight, s.TipHash, unixTime(s.TipTime))
+				fmt.Fprintf(env.Stdout, "network %s (schema v%d)\n", s.Network, s.SchemaVersion)
+				if building {
+					// The empty tip and zero counts of an index the build has
+					// not installed yet would read as "nothing indexed".
+					fmt.Fprintf(env.Stdout, "bulk build in progress: phase %d of %d (%s), %s\nresume it: %s\n",
+						bulk.Phase, bulk.Phases, bulk.PhaseName, bulkRead(bulk), resumeHint(g))
+				} else {
+					tip := "empty"
+					if !s.Empty {
+						tip = fmt.Sprintf("%d %s (%s)", s.TipHeight, s.TipHash, unixTime(s.TipTime))
+					}
+					fmt.Fprintf(env.Stdout, "tip %s\n%d txs, %d outputs, %d inputs, %d addresses\n", tip, s.Txs, s.Outputs, s.Inputs, s.Addresses)
 				}
-				fmt.Fprintf(env.Stdout, "network %s (schema v%d)\ntip %s\n%d txs, %d outputs, %d inputs, %d addresses\nindex size %.1f MB\n",
-					s.Network, s.SchemaVersion, tip, s.Txs, s.Outputs, s.Inputs, s.Addresses, float64(s.DiskBytes)/1e6)
+				fmt.Fprintf(env.Stdout, "index size %.1f MB\n", float64(s.DiskBytes)/1e6)
 				return nil
 			})
 		},
 	})
+}
+
+// bulkRead says how far an unfinished bulk build has read the chain.
+func bulkRead(b index.BulkView) string {
+	if b.Height < 0 {
+		return "no block recorded yet: the blocks are read again from height 0"
+	}
+	return fmt.Sprintf("blocks read to height %d (%d blocks, %d txs), not installed: the index stays empty until the build ends", b.Height, b.Blocks, b.Txs)
+}
+
+// resumeHint is the command that resumes a bulk build: the same ingest
+// (the build checks that its source still has the block it stopped at).
+func resumeHint(g *globals) string {
+	return fmt.Sprintf("cointrail ingest --data %s --network %s --blocks DIR (or --rpc URL), from the same source", g.data, g.network)
 }
 
 func unixTime(t uint32) string { return time.Unix(int64(t), 0).UTC().Format("2006-01-02 15:04:05Z") }

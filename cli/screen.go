@@ -37,7 +37,7 @@ func init() {
 				}
 				opts.Policy = p
 			}
-			return g.withIndex(env, func(ix *index.Index) error {
+			return g.withReader(env, func(ix *index.Index) error {
 				if input != "" {
 					f, err := os.Open(input)
 					if err != nil {

@@ -293,7 +293,7 @@ func init() {
 			if _, _, err := f.params(); err != nil {
 				return err
 			}
-			return g.withIndex(env, func(ix *index.Index) error {
+			return g.withReader(env, func(ix *index.Index) error {
 				ss, err := runTraceStreams(ctx, env, ix, f, append(append([]string(nil), f.from...), args...))
 				if err != nil {
 					return err

@@ -33,7 +33,12 @@ func (ix *Index) installBulk(b *bulkBuilder) error {
 // resumeBulkInstall finishes an install a crash interrupted; it runs at
 // open before the columns are opened (their recovery would cut the installed
 // files back to the empty tip). It reports whether it opened the columns.
+// A read-only index leaves the install unfinished: its tip stays empty
+// and status reports the build in progress.
 func (ix *Index) resumeBulkInstall() (bool, error) {
+	if ix.ro {
+		return false, nil
+	}
 	st, err := readBulkState(ix.bulkDir())
 	if err != nil || st.Phase != phaseInstall {
 		return false, nil

@@ -32,7 +32,8 @@ func TestMain(m *testing.M) {
 }
 
 // bulkChild is the subprocess the crash tests kill at a failpoint: one
-// ingest run with the options in its environment.
+// ingest run with the options in its environment (BULK_MODE, default bulk;
+// BULK_BATCH bytes per block-by-block batch).
 func bulkChild() int {
 	net, err := chain.NetworkByName(os.Getenv("BULK_NET"))
 	if err != nil {
@@ -45,7 +46,15 @@ func bulkChild() int {
 		return 3
 	}
 	mem, _ := strconv.ParseInt(os.Getenv("BULK_MEM"), 10, 64)
-	_, err = ix.IngestBlkDir(context.Background(), os.Getenv("BULK_BLOCKS"), index.IngestOptions{Mode: index.ModeBulk, MemoryBytes: mem})
+	opt := index.IngestOptions{Mode: index.ModeBulk, MemoryBytes: mem}
+	if m := os.Getenv("BULK_MODE"); m != "" {
+		if opt.Mode, err = index.ParseMode(m); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 3
+		}
+	}
+	opt.BatchBytes, _ = strconv.Atoi(os.Getenv("BULK_BATCH"))
+	_, err = ix.IngestBlkDir(context.Background(), os.Getenv("BULK_BLOCKS"), opt)
 	ix.Close()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -27,6 +27,9 @@ import (
 // cut keeps, an in-place change beyond the durable tip has its tail record
 // on disk, which is what recovery undoes it by.
 func (ix *Index) Connect(bs []*Block) (int, error) {
+	if err := ix.writable(); err != nil {
+		return 0, err
+	}
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	n, err := ix.connectLocked(bs)

@@ -15,6 +15,9 @@ var (
 	ErrVersion = errors.New("index: incompatible index")
 	// ErrUnknownParent: a block does not extend the current tip.
 	ErrUnknownParent = errors.New("index: block does not extend the tip")
+	// ErrReadOnly: the index cannot be written — its directory or files are
+	// not writable, or it was opened read-only — and a command needed to.
+	ErrReadOnly = errors.New("index: read-only")
 	// ErrInternal: a bug in cointrail, never the user's or the data's fault.
 	ErrInternal = errors.New("index: internal error")
 )

@@ -49,6 +49,7 @@ type Index struct {
 	tip                         Tip
 	times                       []uint32 // block time by height
 	pend                        deferred // the batch being connected
+	ro                          bool     // opened read-only (readonly.go)
 }
 
 // Options tune an index; the zero value is the default.
@@ -57,31 +58,27 @@ type Options struct {
 	// DATA/<network>/db: for tests that cut the power under it
 	// (internal/pebblecrash). The columns stay in the data directory.
 	StoreFS vfs.FS
+	// ReadOnly opens an existing index for queries without writing
+	// anything to its directory (readonly.go); the write paths then fail
+	// with ErrReadOnly. Without it, Open refuses an index that is not
+	// Writable.
+	ReadOnly bool
 }
 
 // Dir returns the directory of network net's index under data dir.
 func Dir(dataDir string, net chain.Network) string { return filepath.Join(dataDir, net.Name) }
 
 // Open opens (creating if needed) the index of net under dataDir.
-func Open(dataDir string, net chain.Network, o Options, log *slog.Logger) (*Index, error) {
+func Open(dataDir string, net chain.Network, opt Options, log *slog.Logger) (*Index, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	dir := Dir(dataDir, net)
-	if err := os.MkdirAll(filepath.Join(dir, "graph"), 0o755); err != nil {
-		return nil, fmt.Errorf("%w: create %s: %v", ErrBadInput, dir, err)
-	}
-	var st kv.Store
-	var err error
-	if o.StoreFS != nil {
-		st, err = kv.OpenPebbleFS("db", o.StoreFS)
-	} else {
-		st, err = kv.OpenPebble(filepath.Join(dir, "db"))
-	}
+	st, err := openStore(dataDir, net, opt)
 	if err != nil {
 		return nil, err
 	}
-	ix := &Index{Net: net, Store: st, dir: dir, log: log}
+	ix := &Index{Net: net, Store: st, dir: dir, log: log, ro: opt.ReadOnly}
 	if err := ix.checkVersion(); err != nil {
 		st.Close()
 		return nil, err
@@ -110,6 +107,9 @@ func Open(dataDir string, net chain.Network, o Options, log *slog.Logger) (*Inde
 
 func (ix *Index) checkVersion() error {
 	v, err := ix.Store.Get(keyVersion)
+	if errors.Is(err, kv.ErrNotFound) && ix.ro {
+		return fmt.Errorf("%w: %s holds no index to open read-only", ErrBadInput, ix.dir)
+	}
 	if errors.Is(err, kv.ErrNotFound) {
 		b := ix.Store.NewBatch()
 		defer b.Close()
@@ -159,8 +159,12 @@ func (ix *Index) openColumns() error {
 			return nil
 		}
 		var c *column
-		c, err = openColumn(filepath.Join(g, name), rec, n, false)
+		c, err = openColumn(filepath.Join(g, name), rec, n, ix.ro)
 		return c
+	}
+	openTable := openHashTable
+	if ix.ro {
+		openTable = openHashTableRO
 	}
 	ix.txs = open("txs.col", txRec, uint64(t.nTx))
 	ix.txids = open("txids.col", txidRec, uint64(t.nTx))
@@ -170,12 +174,12 @@ func (ix *Index) openColumns() error {
 	ix.addrs = open("addrs.col", addrRec, uint64(t.nAddr))
 	ix.heap = open("addrkeys.heap", 1, t.heapLen)
 	if err == nil {
-		ix.txTable, err = openHashTable(filepath.Join(g, "txids.table"))
+		ix.txTable, err = openTable(filepath.Join(g, "txids.table"))
 	}
 	if err == nil {
-		ix.addrTable, err = openHashTable(filepath.Join(g, "addrs.table"))
+		ix.addrTable, err = openTable(filepath.Join(g, "addrs.table"))
 	}
-	if err == nil {
+	if err == nil && !ix.ro {
 		// The files' directory entries durable before a commit counts on them.
 		if e := syncDir(g); e != nil {
 			err = fmt.Errorf("%w: %v", ErrCorrupt, e)
@@ -209,7 +213,8 @@ func (ix *Index) columns() []*column {
 // recover undoes what column records beyond the committed tip did to
 // committed ones — spent marks and address heads — and truncates every
 // column to its committed length (SCHEMA.md). It runs at open, after a
-// failed batch and after a rollback.
+// failed batch and after a rollback. Read-only it only checks that there is
+// nothing to undo: the records beyond the tip are left on disk, unused.
 func (ix *Index) recover() error {
 	t := ix.tip
 	fixed := 0
@@ -220,6 +225,9 @@ func (ix *Index) recover() error {
 		}
 		r := ix.outs.rec(o)
 		if s := binary.LittleEndian.Uint32(r[12:]); s != NoTx && s >= t.nTx {
+			if ix.ro {
+				return ix.needsRecovery()
+			}
 			binary.LittleEndian.PutUint32(r[12:], NoTx)
 			fixed++
 		}
@@ -231,6 +239,9 @@ func (ix *Index) recover() error {
 			continue
 		}
 		if ar := ix.addrs.rec(uint64(a - 1)); binary.LittleEndian.Uint64(ar[8:]) == o {
+			if ix.ro {
+				return ix.needsRecovery()
+			}
 			copy(ar[8:], r[16:24]) // the head goes back to the previous output
 			fixed++
 		}
@@ -250,7 +261,7 @@ func (ix *Index) recover() error {
 		n uint64
 	}{{ix.txs, uint64(t.nTx)}, {ix.txids, uint64(t.nTx)}, {ix.meta, uint64(t.nTx)}, {ix.outs, t.nOut}, {ix.ins, t.nIn},
 		{ix.addrs, uint64(t.nAddr)}, {ix.heap, t.heapLen}} {
-		if uint64(len(c.c.data)) != c.n*uint64(c.c.recSize) {
+		if uint64(len(c.c.data)) != c.n*uint64(c.c.recSize) && !ix.ro {
 			if err := c.c.truncate(c.n); err != nil {
 				return err
 			}

@@ -255,6 +255,9 @@ type result struct {
 // IngestBlkDir ingests the best chain of a Bitcoin Core blocks/ directory,
 // continuing from the tip.
 func (ix *Index) IngestBlkDir(ctx context.Context, dir string, opt IngestOptions) (Progress, error) {
+	if err := ix.writable(); err != nil {
+		return Progress{}, err
+	}
 	d, err := chain.OpenBlkDir(dir, ix.Net, ix.log)
 	if err != nil {
 		return Progress{}, err
@@ -335,6 +338,9 @@ func (ix *Index) chooseBulk(opt IngestOptions, bytes int64, hashAt func(uint32) 
 // IngestRPC ingests from a node's JSON-RPC up to its current tip,
 // continuing from the index tip.
 func (ix *Index) IngestRPC(ctx context.Context, c *chain.RPCClient, opt IngestOptions) (Progress, error) {
+	if err := ix.writable(); err != nil {
+		return Progress{}, err
+	}
 	netName, err := c.Network(ctx)
 	if err != nil {
 		return Progress{}, err

@@ -13,6 +13,9 @@ import (
 // off by the same recovery that runs after a crash, so an interrupted
 // rollback finishes on the next open.
 func (ix *Index) Rollback(h int64) error {
+	if err := ix.writable(); err != nil {
+		return err
+	}
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	t := ix.tip

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/cockroachdb/pebble"
+	"github.com/cockroachdb/pebble/vfs"
 )
 
 // Pebble is the Store backed by a Pebble LSM in one directory.
@@ -18,6 +19,26 @@ type Pebble struct {
 
 // OpenPebble opens (creating if needed) the Pebble store in dir.
 func OpenPebble(dir string) (*Pebble, error) {
+	return openPebble(dir, pebbleOptions())
+}
+
+// OpenPebbleReadOnly opens the existing store in dir for reading only, so
+// that a data directory on a read-only mount, or one an investigator made
+// read-only to keep it as evidence, can be queried: Pebble's ReadOnly mode
+// replays the WAL into memory and never flushes, compacts or writes an
+// OPTIONS or MANIFEST file, and the directory lock is taken as a shared lock
+// on the existing LOCK file opened for reading (readLockFS) instead of
+// Pebble's, which creates the file for writing. Readers exclude a writer
+// and a writer excludes readers, as with Pebble's own lock; every write
+// fails with ErrStore.
+func OpenPebbleReadOnly(dir string) (*Pebble, error) {
+	opts := pebbleOptions()
+	opts.ReadOnly = true
+	opts.FS = readLockFS{vfs.Default}
+	return openPebble(dir, opts)
+}
+
+func pebbleOptions() *pebble.Options {
 	opts := &pebble.Options{
 		MemTableSize:                64 << 20,
 		MaxConcurrentCompactions:    func() int { return 2 },
@@ -35,6 +56,10 @@ func OpenPebble(dir string) (*Pebble, error) {
 		opts.Levels[i].BlockSize = 16 << 10
 		opts.Levels[i].Compression = pebble.SnappyCompression
 	}
+	return opts
+}
+
+func openPebble(dir string, opts *pebble.Options) (*Pebble, error) {
 	opts.Cache = pebble.NewCache(256 << 20)
 	defer opts.Cache.Unref()
 	db, err := pebble.Open(dir, opts)

@@ -1,0 +1,5 @@
+package kv
+
+import "golang.org/x/sys/unix"
+
+const setLockCmd = unix.F_OFD_SETLK
