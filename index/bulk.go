@@ -361,8 +361,12 @@ func newForward(b *bulkBuilder) (*forwardPass, error) {
 	if err != nil {
 		return nil, err
 	}
-	f.spends = newSpill(b.dir, "spend", 1, 64<<10)
-	f.addrs = newSpill(b.dir, "addr", parts, 64<<10)
+	if f.spends, err = newSpill(b.dir, "spend", 1, 64<<10); err != nil {
+		return nil, err
+	}
+	if f.addrs, err = newSpill(b.dir, "addr", parts, 64<<10); err != nil {
+		return nil, err
+	}
 	return f, nil
 }
 

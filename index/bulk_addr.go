@@ -215,7 +215,10 @@ func (b *bulkBuilder) addressIDs(ctx context.Context) error {
 	}
 	slots := tableSlots(total)
 	tb := tableBuckets(total, b.opt.MemoryBytes)
-	tspill := newSpill(b.dir, "atab", tb, 64<<10)
+	tspill, err := newSpill(b.dir, "atab", tb, 64<<10)
+	if err != nil {
+		return err
+	}
 	gFiles := make([]*appendFile, st.Parts)
 	var h listHeap
 	for p := 0; p < st.Parts; p++ {

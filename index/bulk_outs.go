@@ -180,7 +180,10 @@ func (b *bulkBuilder) txTable(ctx context.Context) error {
 	slots := tableSlots(n)
 	tb := tableBuckets(n, b.opt.MemoryBytes)
 	shift := log2(slots) - log2(uint64(tb))
-	sp := newSpill(b.dir, "ttab", tb, 64<<10)
+	sp, err := newSpill(b.dir, "ttab", tb, 64<<10)
+	if err != nil {
+		return err
+	}
 	r, err := openRecReader(b.path("txids.col"), txidRec)
 	if err != nil {
 		return err

@@ -20,8 +20,21 @@ type spill struct {
 	bytes     int64
 }
 
-func newSpill(dir, name string, buckets, bufSize int) *spill {
-	return &spill{dir: dir, name: name, bufSize: bufSize, bufs: make([][]byte, buckets), written: make([]int64, buckets)}
+// newSpill starts the spill name in dir. Bucket files of an earlier run of
+// the same phase (killed, to be redone from its start) are removed first:
+// appended to, they would hold every record twice, and a write torn by the
+// kill would shift every record after it.
+func newSpill(dir, name string, buckets, bufSize int) (*spill, error) {
+	old, err := filepath.Glob(filepath.Join(dir, name+".*"))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInternal, err)
+	}
+	for _, p := range old {
+		if err := os.Remove(p); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrBuild, err)
+		}
+	}
+	return &spill{dir: dir, name: name, bufSize: bufSize, bufs: make([][]byte, buckets), written: make([]int64, buckets)}, nil
 }
 
 func (s *spill) path(b int) string { return filepath.Join(s.dir, fmt.Sprintf("%s.%05d", s.name, b)) }
