@@ -4,6 +4,9 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
+	"path/filepath"
+
+	"github.com/cointrail/cointrail/internal/failpoint"
 )
 
 // hashTable maps keys (txids, address keys) to dense ids with open
@@ -15,16 +18,25 @@ import (
 // ignored. So entries of a batch that never committed, or of
 // blocks rolled back, are harmless leftovers, and nothing is ever deleted.
 // The table doubles when half full, rebuilt from the columns into a new
-// file that replaces the old one atomically.
+// file that replaces the old one by rename, in an order that survives a
+// kill and a power loss at any point (rebuild; SCHEMA.md).
 type hashTable struct {
-	col  *column // recSize 4; n = capacity
+	col  *column // recSize slotSize; n = capacity
 	path string
 	used uint64 // occupied slots, recounted at open
 }
 
 const minTableSlots = 1 << 16
 
+// rebuildSuffix names the file a rebuild fills before it renames it over
+// the table.
+const rebuildSuffix = ".new"
+
 func openHashTable(path string) (*hashTable, error) {
+	// A rebuild killed before its rename leaves its file behind; the table
+	// under path is whole either way. Failing to remove it is harmless (the
+	// next rebuild truncates it), so the error is not worth an open failing.
+	os.Remove(path + rebuildSuffix)
 	fi, err := os.Stat(path)
 	slots := uint64(minTableSlots)
 	if err == nil && fi.Size() >= minTableSlots*slotSize {
@@ -92,41 +104,74 @@ func (t *hashTable) full() bool { return (t.used+1)*2 > t.col.n }
 
 // rebuild replaces the table by one of at least twice the capacity holding
 // the ids 0..n-1 (or 1..n, from first) with their hashes.
+//
+// The old file holds every entry of any tip that may be durable; the new
+// one holds every id below first+n. So a whole table stays under path
+// through a kill or a power loss at any step if the new file is durable
+// before the rename makes it the table (msync, fsync, rename), and the
+// rename is durable (the directory fsynced) before a synced commit can
+// make a tip durable whose entries only the new file holds. A kill before
+// the rename leaves the new file, which open removes. Failpoints
+// table-half (half the ids inserted), table-synced, table-renamed and
+// table-rebuilt (directory synced) let TestTableRebuildKilled kill it at
+// each step.
 func (t *hashTable) rebuild(first, n uint64, hash func(id uint32) uint64) error {
 	slots := t.col.n * 2
 	for (n+1)*2 > slots {
 		slots *= 2
 	}
-	tmp := t.path + ".new"
-	os.Remove(tmp)
+	tmp := t.path + rebuildSuffix
 	f, err := os.Create(tmp)
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrCorrupt, err)
+		return fmt.Errorf("%w: create %s: %v", ErrCorrupt, tmp, err)
 	}
-	if err := f.Truncate(int64(slots * slotSize)); err != nil {
-		f.Close()
-		return fmt.Errorf("%w: %v", ErrCorrupt, err)
-	}
+	err = f.Truncate(int64(slots * slotSize))
 	f.Close()
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("%w: size %s: %v", ErrCorrupt, tmp, err)
+	}
 	c, err := openColumn(tmp, slotSize, slots, false)
 	if err != nil {
+		os.Remove(tmp)
 		return err
 	}
 	nt := &hashTable{col: c, path: t.path}
-	for id := first; id < first+n; id++ {
-		nt.insert(hash(uint32(id)), uint32(id))
-	}
-	if err := os.Rename(tmp, t.path); err != nil {
-		c.close()
-		return fmt.Errorf("%w: %v", ErrCorrupt, err)
-	}
-	c.name = t.path
-	if err := t.col.mapSize(0); err != nil {
+	abandon := func(err error) error {
+		nt.close()
+		os.Remove(tmp)
 		return err
 	}
-	t.col.f.Close()
+	for id := first; id < first+n; id++ {
+		if id == first+n/2 {
+			failpoint.Hit("table-half")
+		}
+		nt.insert(hash(uint32(id)), uint32(id))
+	}
+	if err := c.sync(); err != nil {
+		return abandon(err)
+	}
+	if err := c.f.Sync(); err != nil {
+		return abandon(fmt.Errorf("%w: fsync %s: %v", ErrCorrupt, tmp, err))
+	}
+	failpoint.Hit("table-synced")
+	if err := os.Rename(tmp, t.path); err != nil {
+		return abandon(fmt.Errorf("%w: rename %s: %v", ErrCorrupt, tmp, err))
+	}
+	failpoint.Hit("table-renamed")
+	// From here path names the new file, so it is the table in memory too,
+	// whatever fails.
+	c.name = t.path
+	old := *t
 	*t = *nt
-	return nil
+	if e := syncDir(filepath.Dir(t.path)); e != nil {
+		err = fmt.Errorf("%w: %v", ErrCorrupt, e)
+	}
+	failpoint.Hit("table-rebuilt")
+	if e := old.close(); err == nil {
+		err = e
+	}
+	return err
 }
 
 func (t *hashTable) close() error {

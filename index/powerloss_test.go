@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/cointrail/cointrail/index"
@@ -16,7 +17,8 @@ import (
 // commitPoints are the moments of a commit at which a cut is simulated:
 // mid-batch, tails durable, in-place changes written but not synced, and
 // just after the synced commit.
-var commitPoints = map[string]bool{"block": true, "tails": true, "marks": true, "commit": true}
+var commitPoints = map[string]bool{"block": true, "tails": true, "marks": true, "commit": true,
+	"table-half": true, "table-synced": true, "table-renamed": true, "table-rebuilt": true}
 
 // TestPowerLoss cuts the power at seeded random moments of a block-by-block
 // ingest of a spend-heavy chain (40k txs, most inputs spending older
@@ -33,15 +35,19 @@ func TestPowerLoss(t *testing.T) {
 
 	// The reference build counts the points a cut can land on.
 	points := 0
+	var rebuilds []int // the points inside hash-table doublings
 	failpoint.SetHook(func(name string) {
 		if commitPoints[name] {
 			points++
+			if strings.HasPrefix(name, "table-") {
+				rebuilds = append(rebuilds, points)
+			}
 		}
 	})
 	want := build(t, net, t.TempDir(), blocks, opt)
 	failpoint.SetHook(nil)
-	if points < 100 {
-		t.Fatalf("only %d commit points: the chain does not exercise the commit protocol", points)
+	if points < 100 || len(rebuilds) < 8 {
+		t.Fatalf("only %d commit points, %d in table doublings: the chain does not exercise the commit protocol", points, len(rebuilds))
 	}
 
 	cuts := 24
@@ -52,6 +58,9 @@ func TestPowerLoss(t *testing.T) {
 	recovered := 0
 	for i := range cuts {
 		at := 1 + rng.IntN(points)
+		if i%3 == 0 { // a third of the cuts during a table doubling
+			at = rebuilds[rng.IntN(len(rebuilds))]
+		}
 		seed := rng.Uint64()
 		data := t.TempDir()
 		fs := pebblecrash.New()
@@ -114,7 +123,7 @@ func TestPowerLoss(t *testing.T) {
 	if cuts > 0 && recovered == 0 {
 		t.Fatal("every cut left an empty index: the test proved nothing about recovery")
 	}
-	t.Logf("%d cuts over %d commit points; %d recovered a non-empty tip", cuts, points, recovered)
+	t.Logf("%d cuts over %d commit points (%d in table doublings); %d recovered a non-empty tip", cuts, points, len(rebuilds), recovered)
 }
 
 // TestPowerLossRollback cuts the power during rollbacks of a whole

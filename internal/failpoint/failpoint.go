@@ -8,7 +8,9 @@
 // not yet synced), "commit" (index: just after a batch commit), "rollback"
 // (index: rollback committed, columns not yet recovered), "undo" (index:
 // recovery's undo of marks and heads written, not yet synced), "recovered"
-// (index: recovery done, the tails cut off), "serve-cases" (a
+// (index: recovery done, the tails cut off), "table-half", "table-synced",
+// "table-renamed", "table-rebuilt" (index: a hash-table doubling half
+// written, its new file durable, renamed into place, the rename durable), "serve-cases" (a
 // block connected, its case batch not committed), "serve-alerts" (a block's
 // alerts committed, not delivered), "serve-delivered" (a webhook accepted an
 // alert, its queue row not yet deleted).
