@@ -19,6 +19,7 @@ var indexPrefixes = []byte{'M', pfxBlock, pfxBlockHash}
 // growth reserve or how many batches built the index do not change the
 // digest; two indexes of the same chain have the same digest.
 func (ix *Index) Digest() (string, error) {
+	defer ix.Scanning()()
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	h := sha256.New()

@@ -206,6 +206,23 @@ func syncDir(dir string) error {
 	return nil
 }
 
+// Scanning tells the kernel the columns are about to be read front to back
+// (verify, digest, a cluster build) and returns the call that restores
+// random access, the default.
+func (ix *Index) Scanning() (done func()) {
+	set := func(seq bool) {
+		ix.mu.Lock()
+		defer ix.mu.Unlock()
+		for _, c := range ix.columns() {
+			if c != nil {
+				c.advise(seq)
+			}
+		}
+	}
+	set(true)
+	return func() { set(false) }
+}
+
 func (ix *Index) columns() []*column {
 	return []*column{ix.txs, ix.txids, ix.meta, ix.outs, ix.ins, ix.addrs, ix.heap}
 }

@@ -25,6 +25,7 @@ type VerifyReport struct {
 // to the value of the unspent outputs that have an address. The first
 // violation is returned as an ErrCorrupt error naming it.
 func (ix *Index) Verify(ctx context.Context) (VerifyReport, error) {
+	defer ix.Scanning()()
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	var r VerifyReport
