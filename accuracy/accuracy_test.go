@@ -55,7 +55,7 @@ func TestTraceAccuracy(t *testing.T) {
 	}
 	p := taint.DefaultParams()
 	p.MinSats = 0
-	rs, err := taint.TraceModels(ctx, index.Graph{Index: ix}, attr, ts, p, taint.AllModels, log)
+	rs, err := taint.TraceModels(ctx, &index.Graph{Index: ix}, attr, ts, p, taint.AllModels, log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -161,7 +161,9 @@ func (k AddrKey) Encode(net Network) string {
 	case keySH:
 		return base58.CheckEncode(p, net.Params.ScriptHashAddrID)
 	case keyWitness:
-		if len(p) < 3 || len(p) > 41 {
+		// Keys come from stored bytes: a version above 16 has no bech32
+		// character (and would index past the charset).
+		if len(p) < 3 || len(p) > 41 || p[0] > 16 {
 			return ""
 		}
 		return encodeSegwit(net.Params.Bech32HRPSegwit, p[0], p[1:])

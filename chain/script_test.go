@@ -209,3 +209,27 @@ func TestScriptTypeNames(t *testing.T) {
 		t.Fatal("out-of-range script type")
 	}
 }
+
+// TestEncodeMalformedKey: keys read from a corrupt index render as "" (or
+// some string), never panic; a witness version above 16 has no bech32
+// character.
+func TestEncodeMalformedKey(t *testing.T) {
+	prog := strings.Repeat("\x01", 20)
+	for _, tc := range []struct {
+		key  AddrKey
+		want string
+	}{
+		{AddrKey("w\x11" + prog), ""},
+		{AddrKey("w\xff" + prog), ""},
+		{AddrKey("w\x00"), ""},
+		{AddrKey("z" + prog), ""},
+		{AddrKey("p"), ""},
+	} {
+		if got := tc.key.Encode(tMainnet); got != tc.want {
+			t.Errorf("Encode(%x) = %q, want %q", string(tc.key), got, tc.want)
+		}
+	}
+	if got := AddrKey("w\x10" + prog).Encode(tMainnet); !strings.HasPrefix(got, "bc1") {
+		t.Errorf("version 16 = %q, want a bc1 address", got)
+	}
+}

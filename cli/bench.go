@@ -155,7 +155,7 @@ func init() {
 				var rr taint.ReachResult
 				for i := 0; i <= runs; i++ {
 					start := time.Now()
-					if rr, err = taint.Reach(ctx, index.Graph{Index: ix}, seeds, f.maxHops); err != nil {
+					if rr, err = taint.Reach(ctx, &index.Graph{Index: ix}, seeds, f.maxHops); err != nil {
 						return err
 					}
 					if d := time.Since(start); i > 0 && (best == 0 || d < best) {
@@ -178,7 +178,7 @@ func init() {
 			var nOut int
 			for i := 0; i <= runs; i++ { // run 0 warms the page cache
 				start, cpu0 := time.Now(), cpuTime()
-				s, err := taint.Stream(ctx, index.Graph{Index: ix}, attr, seeds, p, taint.StreamOptions{}, env.Log)
+				s, err := taint.Stream(ctx, &index.Graph{Index: ix}, attr, seeds, p, taint.StreamOptions{}, env.Log)
 				if err != nil {
 					if s != nil {
 						s.Close()

@@ -159,14 +159,14 @@ func (g *globals) net() (chain.Network, error) {
 }
 
 // open opens the index of the selected network for writing.
-func (g *globals) open(env *Env) (*index.Index, error) { return g.openIndex(env, false) }
+func (g *globals) open(env *Env) (*index.Index, error) { return g.openIndex(env, index.Options{}) }
 
-func (g *globals) openIndex(env *Env, readOnly bool) (*index.Index, error) {
+func (g *globals) openIndex(env *Env, opt index.Options) (*index.Index, error) {
 	n, err := g.net()
 	if err != nil {
 		return nil, err
 	}
-	ix, err := index.Open(g.data, n, index.Options{ReadOnly: readOnly}, env.Log)
+	ix, err := index.Open(g.data, n, opt, env.Log)
 	if errors.Is(err, kv.ErrStore) && (strings.Contains(err.Error(), "lock") || strings.Contains(err.Error(), "resource temporarily unavailable")) {
 		return nil, fmt.Errorf("%w (another cointrail process has this data directory open — is `cointrail serve` running? stop it first, or use its API: POST /v1/apikeys, POST /v1/cases)", err)
 	}
@@ -175,7 +175,11 @@ func (g *globals) openIndex(env *Env, readOnly bool) (*index.Index, error) {
 
 // withIndex opens the selected network's index, runs fn, and closes it.
 func (g *globals) withIndex(env *Env, fn func(*index.Index) error) error {
-	ix, err := g.open(env)
+	return g.withIndexOpts(env, index.Options{}, fn)
+}
+
+func (g *globals) withIndexOpts(env *Env, opt index.Options, fn func(*index.Index) error) error {
+	ix, err := g.openIndex(env, opt)
 	if err != nil {
 		return err
 	}
@@ -192,19 +196,17 @@ func (g *globals) withIndex(env *Env, fn func(*index.Index) error) error {
 // nothing at all; a writable one opens as for writing, so that the recovery
 // after a killed ingest still runs before the first query.
 func (g *globals) withReader(env *Env, fn func(*index.Index) error) error {
+	return g.withReaderOpts(env, index.Options{}, fn)
+}
+
+// withReaderOpts is withReader with opt, whose ReadOnly it decides.
+func (g *globals) withReaderOpts(env *Env, opt index.Options, fn func(*index.Index) error) error {
 	n, err := g.net()
 	if err != nil {
 		return err
 	}
-	ix, err := g.openIndex(env, errors.Is(index.Writable(g.data, n), index.ErrReadOnly))
-	if err != nil {
-		return err
-	}
-	err = fn(ix)
-	if cerr := ix.Close(); cerr != nil && err == nil {
-		err = cerr
-	}
-	return err
+	opt.ReadOnly = errors.Is(index.Writable(g.data, n), index.ErrReadOnly)
+	return g.withIndexOpts(env, opt, fn)
 }
 
 // printJSON writes v as indented JSON with a trailing newline.

@@ -71,7 +71,8 @@ func init() {
 			if !deep && (deepBlocks != "" || deepRPC.url != "") {
 				return usagef("--blocks and --rpc go with --deep")
 			}
-			return g.withReader(env, func(ix *index.Index) error {
+			// A corrupt index is opened anyway: saying what is wrong is the point.
+			return g.withReaderOpts(env, index.Options{AllowCorrupt: true}, func(ix *index.Index) error {
 				r, err := ix.Verify(ctx)
 				if err != nil {
 					return err
@@ -124,7 +125,9 @@ func init() {
 			if err != nil || n < -1 {
 				return usagef("height %q: want a number ≥ -1", args[0])
 			}
-			return g.withIndex(env, func(ix *index.Index) error {
+			// A corrupt index is opened anyway: rolling back below the
+			// damage is one way to repair it.
+			return g.withIndexOpts(env, index.Options{AllowCorrupt: true}, func(ix *index.Index) error {
 				before := ix.Status().TipHeight
 				if err := ix.Rollback(n); err != nil {
 					return err

@@ -133,7 +133,7 @@ func runTrace(ctx context.Context, env *Env, ix *index.Index, f *traceFlags, see
 		}
 		defer fmt.Fprint(env.Stderr, "\r\033[K")
 	}
-	return taint.TraceModels(ctx, index.Graph{Index: ix}, attr, seeds, p, models, env.Log)
+	return taint.TraceModels(ctx, &index.Graph{Index: ix}, attr, seeds, p, models, env.Log)
 }
 
 // writeResults renders results in format.
@@ -231,7 +231,7 @@ func runTraceStreams(ctx context.Context, env *Env, ix *index.Index, f *traceFla
 	for _, m := range models {
 		q := p
 		q.Model = m
-		s, err := taint.Stream(ctx, index.Graph{Index: ix}, attr, seeds, q, taint.StreamOptions{}, env.Log)
+		s, err := taint.Stream(ctx, &index.Graph{Index: ix}, attr, seeds, q, taint.StreamOptions{}, env.Log)
 		if err != nil {
 			if s != nil {
 				s.Close()

@@ -44,13 +44,25 @@ func (ix *Index) ExportCSV(ctx context.Context, dir string) error {
 			if tx%65536 == 0 && ctx.Err() != nil {
 				return ctx.Err()
 			}
+			id, err := ix.txHash(tx)
+			if err != nil {
+				return err
+			}
+			h, err := ix.txHeight(tx)
+			if err != nil {
+				return err
+			}
+			fee, _, _, err := ix.txMeta(tx)
+			if err != nil {
+				return err
+			}
 			buf = strconv.AppendUint(buf[:0], uint64(tx), 10)
 			buf = append(buf, ',')
-			buf = append(buf, TxIDString(ix.TxHash(tx))...)
+			buf = append(buf, TxIDString(id)...)
 			buf = append(buf, ',')
-			buf = strconv.AppendUint(buf, uint64(ix.TxHeight(tx)), 10)
+			buf = strconv.AppendUint(buf, uint64(h), 10)
 			buf = append(buf, ',')
-			buf = strconv.AppendInt(buf, ix.TxFee(tx), 10)
+			buf = strconv.AppendInt(buf, fee, 10)
 			buf = append(buf, '\n')
 			w.Write(buf)
 		}
@@ -64,19 +76,34 @@ func (ix *Index) ExportCSV(ctx context.Context, dir string) error {
 			if tx%65536 == 0 && ctx.Err() != nil {
 				return ctx.Err()
 			}
-			first, n := ix.TxOutputs(tx)
+			first, n, err := ix.txOuts(tx)
+			if err != nil {
+				return err
+			}
 			for o := first; o < first+uint64(n); o++ {
+				val, err := ix.outValue(o)
+				if err != nil {
+					return err
+				}
+				a, err := ix.outAddr(o)
+				if err != nil {
+					return err
+				}
+				s, err := ix.outSpender(o)
+				if err != nil {
+					return err
+				}
 				buf = strconv.AppendUint(buf[:0], o, 10)
 				buf = append(buf, ',')
 				buf = strconv.AppendUint(buf, uint64(tx), 10)
 				buf = append(buf, ',')
 				buf = strconv.AppendUint(buf, o-first, 10)
 				buf = append(buf, ',')
-				buf = strconv.AppendInt(buf, ix.OutValue(o), 10)
+				buf = strconv.AppendInt(buf, val, 10)
 				buf = append(buf, ',')
-				buf = strconv.AppendUint(buf, uint64(ix.OutAddr(o)), 10)
+				buf = strconv.AppendUint(buf, uint64(a), 10)
 				buf = append(buf, ',')
-				if s := ix.OutSpender(o); s != NoTx {
+				if s != NoTx {
 					buf = strconv.AppendUint(buf, uint64(s), 10)
 				}
 				buf = append(buf, '\n')
@@ -93,13 +120,20 @@ func (ix *Index) ExportCSV(ctx context.Context, dir string) error {
 			if tx%65536 == 0 && ctx.Err() != nil {
 				return ctx.Err()
 			}
-			first, n := ix.TxInputs(tx)
+			first, n, err := ix.txIns(tx)
+			if err != nil {
+				return err
+			}
 			for i := first; i < first+uint64(n); i++ {
+				o, err := ix.inPrev(i)
+				if err != nil {
+					return err
+				}
 				buf = strconv.AppendUint(buf[:0], i, 10)
 				buf = append(buf, ',')
 				buf = strconv.AppendUint(buf, uint64(tx), 10)
 				buf = append(buf, ',')
-				buf = strconv.AppendUint(buf, ix.InputPrevOut(i), 10)
+				buf = strconv.AppendUint(buf, o, 10)
 				buf = append(buf, '\n')
 				w.Write(buf)
 			}

@@ -63,6 +63,11 @@ type Options struct {
 	// with ErrReadOnly. Without it, Open refuses an index that is not
 	// Writable.
 	ReadOnly bool
+	// AllowCorrupt opens an index that fails the checks at open
+	// (opencheck.go) instead of refusing it, for the commands that find and
+	// cut off damage: `index verify` and `index rollback`. Queries on it
+	// still return ErrCorrupt where they meet a bad record.
+	AllowCorrupt bool
 }
 
 // Dir returns the directory of network net's index under data dir.
@@ -101,6 +106,13 @@ func Open(dataDir string, net chain.Network, opt Options, log *slog.Logger) (*In
 	if err := ix.loadTimes(); err != nil {
 		ix.Close()
 		return nil, err
+	}
+	if err := ix.checkTail(); err != nil {
+		if !opt.AllowCorrupt {
+			ix.Close()
+			return nil, err
+		}
+		log.Debug("opened a corrupt index for repair", "err", err)
 	}
 	return ix, nil
 }

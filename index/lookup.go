@@ -1,6 +1,7 @@
 package index
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -109,7 +110,12 @@ func (ix *Index) FindOutpoint(s string) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	first, n := ix.TxOutputs(tx)
+	ix.mu.RLock()
+	first, n, err := ix.txOuts(tx)
+	ix.mu.RUnlock()
+	if err != nil {
+		return 0, err
+	}
 	if vout >= uint64(n) {
 		return 0, fmt.Errorf("%w: transaction %s has %d outputs, no output %d", ErrNotFound, h, n, vout)
 	}
@@ -130,15 +136,17 @@ func (ix *Index) addrKeyLocked(id uint32) (chain.AddrKey, error) {
 	if id > ix.tip.nAddr {
 		return "", fmt.Errorf("%w: address id %d beyond %d", ErrBadInput, id, ix.tip.nAddr)
 	}
-	return chain.AddrKey(ix.addrKeyAt(id)), nil
+	k, err := ix.addrKey(id)
+	return chain.AddrKey(k), err
 }
 
 // AddrID returns the id of an address key, or ErrNotFound.
 func (ix *Index) AddrID(k chain.AddrKey) (uint32, error) {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	if id, ok := ix.findAddr([]byte(k), ix.tip.nAddr); ok {
-		return id, nil
+	id, err := ix.lookupAddr([]byte(k))
+	if id != 0 || err != nil {
+		return id, err
 	}
 	return 0, fmt.Errorf("%w: address %s has no transactions in the index", ErrNotFound, k.Encode(ix.Net))
 }
@@ -151,4 +159,27 @@ func (ix *Index) ParseAddr(s string) (uint32, chain.AddrKey, error) {
 	}
 	id, err := ix.AddrID(k)
 	return id, k, err
+}
+
+// lookupAddr is findAddr (connect.go) over checked key reads: ingest trusts
+// the heap it writes, a query must not. 0 means not found.
+func (ix *Index) lookupAddr(k []byte) (uint32, error) {
+	var found uint32
+	var err error
+	ix.addrTable.probe(addrHash(k), func(id uint32) bool {
+		if id < 1 || id > ix.tip.nAddr {
+			return false
+		}
+		key, kerr := ix.addrKey(id)
+		if kerr != nil {
+			err = kerr
+			return true
+		}
+		if bytes.Equal(key, k) {
+			found = id
+			return true
+		}
+		return false
+	})
+	return found, err
 }

@@ -46,44 +46,102 @@ type OutView struct {
 	SpentByInput *uint32 `json:"spent_by_input,omitempty"`
 }
 
-// Tx returns the view of tx number tx.
+// Tx returns the view of tx number tx. Every id it follows is checked
+// (graph.go): a corrupt record is an ErrCorrupt error naming it.
 func (ix *Index) Tx(tx uint32) (*TxView, error) {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	if tx >= ix.tip.nTx {
 		return nil, fmt.Errorf("%w: tx %d", ErrNotFound, tx)
 	}
-	h := ix.TxHeight(tx)
+	h, err := ix.txHeight(tx)
+	if err != nil {
+		return nil, err
+	}
 	b, err := ix.blockAtLocked(h)
 	if err != nil {
 		return nil, err
 	}
-	v := &TxView{TxID: TxIDString(ix.TxHash(tx)), Height: h, BlockHash: b.Hash.String(), BlockTime: b.Time,
-		Position: tx - b.FirstTx, FeeSat: ix.TxFee(tx), Vsize: ix.TxVsize(tx), LockTime: ix.TxLockTime(tx), Version: ix.TxVersion(tx),
+	if tx < b.FirstTx || tx-b.FirstTx >= b.NumTx {
+		return nil, badRecord("txs.col", uint64(tx), "height %d, whose block holds txs %d..%d", h, b.FirstTx, uint64(b.FirstTx)+uint64(b.NumTx))
+	}
+	id, err := ix.txHash(tx)
+	if err != nil {
+		return nil, err
+	}
+	fee, lockTime, version, err := ix.txMeta(tx)
+	if err != nil {
+		return nil, err
+	}
+	v := &TxView{TxID: TxIDString(id), Height: h, BlockHash: b.Hash.String(), BlockTime: b.Time,
+		Position: tx - b.FirstTx, FeeSat: fee, Vsize: ix.TxVsize(tx), LockTime: lockTime, Version: version,
 		Inputs: []InView{}, Outputs: []OutView{}}
-	first, n := ix.TxInputs(tx)
+	first, n, err := ix.txIns(tx)
+	if err != nil {
+		return nil, err
+	}
 	v.Coinbase = n == 0
 	for i := first; i < first+uint64(n); i++ {
-		o := ix.InputPrevOut(i)
-		ptx := ix.OutTx(o)
-		pf, _ := ix.TxOutputs(ptx)
-		val := ix.OutValue(o)
-		v.InSat += val
-		v.Inputs = append(v.Inputs, InView{PrevTxID: TxIDString(ix.TxHash(ptx)), PrevVout: uint32(o - pf), ValueSat: val,
-			Address: ix.addrStringLocked(ix.OutAddr(o)), ScriptType: chain.ScriptType(ix.OutType(o)).String()})
+		o, err := ix.inPrev(i)
+		if err != nil {
+			return nil, err
+		}
+		ptx, err := ix.outTx(o)
+		if err != nil {
+			return nil, err
+		}
+		pid, err := ix.txHash(ptx)
+		if err != nil {
+			return nil, err
+		}
+		pf, _, err := ix.txOuts(ptx)
+		if err != nil {
+			return nil, err
+		}
+		out, err := ix.outViewLocked(o, pf)
+		if err != nil {
+			return nil, err
+		}
+		v.InSat += out.ValueSat
+		v.Inputs = append(v.Inputs, InView{PrevTxID: TxIDString(pid), PrevVout: out.Vout, ValueSat: out.ValueSat,
+			Address: out.Address, ScriptType: out.ScriptType})
 	}
-	first, n = ix.TxOutputs(tx)
+	first, n, err = ix.txOuts(tx)
+	if err != nil {
+		return nil, err
+	}
 	for o := first; o < first+uint64(n); o++ {
-		ov := OutView{Vout: uint32(o - first), ValueSat: ix.OutValue(o), Address: ix.addrStringLocked(ix.OutAddr(o)), ScriptType: chain.ScriptType(ix.OutType(o)).String()}
-		if s := ix.OutSpender(o); s != NoTx {
+		ov, err := ix.outViewLocked(o, first)
+		if err != nil {
+			return nil, err
+		}
+		s, err := ix.outSpender(o)
+		if err != nil {
+			return nil, err
+		}
+		if s != NoTx {
+			sid, err := ix.txHash(s)
+			if err != nil {
+				return nil, err
+			}
 			ov.Spent = true
-			ov.SpentByTxID = TxIDString(ix.TxHash(s))
-			sf, sn := ix.TxInputs(s)
+			ov.SpentByTxID = TxIDString(sid)
+			sf, sn, err := ix.txIns(s)
+			if err != nil {
+				return nil, err
+			}
 			for i := sf; i < sf+uint64(sn); i++ {
-				if ix.InputPrevOut(i) == o {
+				p, err := ix.inPrev(i)
+				if err != nil {
+					return nil, err
+				}
+				if p == o {
 					vin := uint32(i - sf)
 					ov.SpentByInput = &vin
 				}
+			}
+			if ov.SpentByInput == nil {
+				return nil, badRecord("outs.col", o, "spender tx %d, none of whose inputs spends it", s)
 			}
 		}
 		v.OutSat += ov.ValueSat
@@ -92,12 +150,26 @@ func (ix *Index) Tx(tx uint32) (*TxView, error) {
 	return v, nil
 }
 
-func (ix *Index) addrStringLocked(a uint32) string {
+// outViewLocked is output o (of a tx whose first output is first) without
+// its spender.
+func (ix *Index) outViewLocked(o, first uint64) (OutView, error) {
+	val, err := ix.outValue(o)
+	if err != nil {
+		return OutView{}, err
+	}
+	t, err := ix.outType(o)
+	if err != nil {
+		return OutView{}, err
+	}
+	a, err := ix.outAddr(o)
+	if err != nil {
+		return OutView{}, err
+	}
 	k, err := ix.addrKeyLocked(a)
 	if err != nil {
-		return ""
+		return OutView{}, err
 	}
-	return k.Encode(ix.Net)
+	return OutView{Vout: uint32(o - first), ValueSat: val, Address: k.Encode(ix.Net), ScriptType: chain.ScriptType(t).String()}, nil
 }
 
 // AddressView summarises an address and pages its history.
@@ -142,7 +214,11 @@ func (ix *Index) Address(id uint32, offset, limit int) (*AddressView, error) {
 	if id == 0 || id > ix.tip.nAddr {
 		return nil, fmt.Errorf("%w: address id %d", ErrNotFound, id)
 	}
-	v := &AddressView{Address: ix.addrStringLocked(id), Offset: offset, Limit: limit, History: []HistoryItem{}}
+	k, err := ix.addrKeyLocked(id)
+	if err != nil {
+		return nil, err
+	}
+	v := &AddressView{Address: k.Encode(ix.Net), Offset: offset, Limit: limit, History: []HistoryItem{}}
 	type flow struct{ recv, sent int64 }
 	byTx := map[uint32]*flow{}
 	add := func(tx uint32, recv, sent int64) {
@@ -154,14 +230,29 @@ func (ix *Index) Address(id uint32, offset, limit int) (*AddressView, error) {
 		f.recv += recv
 		f.sent += sent
 	}
-	for o := ix.AddrHead(id); o != NoOut; o = ix.OutPrevSame(o) {
-		val := ix.OutValue(o)
-		add(ix.OutTx(o), val, 0)
+	err = ix.eachAddrOut(id, func(o uint64) error {
+		val, err := ix.outValue(o)
+		if err != nil {
+			return err
+		}
+		tx, err := ix.outTx(o)
+		if err != nil {
+			return err
+		}
+		add(tx, val, 0)
 		v.ReceivedSat += val
-		if s := ix.OutSpender(o); s != NoTx {
+		s, err := ix.outSpender(o)
+		if err != nil {
+			return err
+		}
+		if s != NoTx {
 			add(s, 0, val)
 			v.SentSat += val
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	txs := make([]uint32, 0, len(byTx))
 	for tx := range byTx {
@@ -171,15 +262,47 @@ func (ix *Index) Address(id uint32, offset, limit int) (*AddressView, error) {
 	v.TxCount = len(txs)
 	v.BalanceSat = v.ReceivedSat - v.SentSat
 	if len(txs) > 0 {
-		v.FirstHeight, v.LastHeight = ix.TxHeight(txs[0]), ix.TxHeight(txs[len(txs)-1])
+		if v.FirstHeight, err = ix.txHeight(txs[0]); err != nil {
+			return nil, err
+		}
+		if v.LastHeight, err = ix.txHeight(txs[len(txs)-1]); err != nil {
+			return nil, err
+		}
 	}
 	for i := len(txs) - 1 - offset; i >= 0 && len(v.History) < limit; i-- {
 		tx := txs[i]
-		h := ix.TxHeight(tx)
+		h, err := ix.txHeight(tx)
+		if err != nil {
+			return nil, err
+		}
+		id, err := ix.txHash(tx)
+		if err != nil {
+			return nil, err
+		}
 		f := byTx[tx]
-		v.History = append(v.History, HistoryItem{TxID: TxIDString(ix.TxHash(tx)), Height: h, Time: ix.blockTime(h), ReceivedSat: f.recv, SentSat: f.sent})
+		v.History = append(v.History, HistoryItem{TxID: TxIDString(id), Height: h, Time: ix.blockTime(h), ReceivedSat: f.recv, SentSat: f.sent})
 	}
 	return v, nil
+}
+
+// eachAddrOut calls fn for every output on address id's chain, newest
+// first. The walk is checked: every output on it pays id, and prev_same
+// strictly decreases (outPrevSame), so it ends on any records.
+func (ix *Index) eachAddrOut(id uint32, fn func(o uint64) error) error {
+	o, err := ix.addrHead(id)
+	for ; err == nil && o != NoOut; o, err = ix.outPrevSame(o) {
+		a, err := ix.outAddr(o)
+		if err != nil {
+			return err
+		}
+		if a != id {
+			return badRecord("outs.col", o, "address %d, but it is on the output chain of address %d", a, id)
+		}
+		if err := fn(o); err != nil {
+			return err
+		}
+	}
+	return err
 }
 
 // BlockView is a block as queries show it.
@@ -202,10 +325,21 @@ func (ix *Index) Block(h uint32) (*BlockView, error) {
 	}
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
+	if uint64(b.FirstTx)+uint64(b.NumTx) > uint64(ix.tip.nTx) {
+		return nil, fmt.Errorf("%w: block record at height %d: txs %d..%d beyond the %d committed txs %s", ErrCorrupt, h, b.FirstTx, uint64(b.FirstTx)+uint64(b.NumTx), ix.tip.nTx, repairHint)
+	}
 	v := &BlockView{Height: h, Hash: b.Hash.String(), Prev: b.Prev.String(), Time: b.Time, Size: b.Size, TxCount: b.NumTx, TxIDs: make([]string, 0, b.NumTx)}
 	for tx := b.FirstTx; tx < b.FirstTx+b.NumTx; tx++ {
-		v.TxIDs = append(v.TxIDs, TxIDString(ix.TxHash(tx)))
-		v.FeeSat += ix.TxFee(tx)
+		id, err := ix.txHash(tx)
+		if err != nil {
+			return nil, err
+		}
+		fee, _, _, err := ix.txMeta(tx)
+		if err != nil {
+			return nil, err
+		}
+		v.TxIDs = append(v.TxIDs, TxIDString(id))
+		v.FeeSat += fee
 	}
 	return v, nil
 }

@@ -7,13 +7,6 @@ import (
 	"strings"
 )
 
-// Graph adapts the index to the tracer's graph interface (taint.Graph),
-// whose Tip returns the height and hash.
-type Graph struct{ *Index }
-
-// Tip returns the tip height and hash.
-func (g Graph) Tip() (uint32, [32]byte) { return g.Index.tip.Height, g.Index.tip.Hash }
-
 // SeedOut is one output a trace starts from, with the amount of it that is
 // tainted (0: all of it).
 type SeedOut struct {
@@ -56,11 +49,8 @@ func (ix *Index) ResolveSeed(s string, w SeedWindow) ([]SeedOut, error) {
 		if err != nil {
 			return nil, err
 		}
-		first, n := ix.TxOutputs(tx)
-		for o := first; o < first+uint64(n); o++ {
-			if ix.OutValue(o) > 0 {
-				outs = append(outs, o)
-			}
+		if outs, err = ix.valuedOutputs(tx); err != nil {
+			return nil, err
 		}
 	default:
 		id, _, err := ix.ParseAddr(spec)
@@ -76,13 +66,19 @@ func (ix *Index) ResolveSeed(s string, w SeedWindow) ([]SeedOut, error) {
 	}
 	seeds := make([]SeedOut, 0, len(outs))
 	left := amount
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
 	for _, o := range outs {
 		sd := SeedOut{Out: o}
 		if amount > 0 {
 			if left == 0 {
 				break
 			}
-			sd.Amount = min(left, ix.OutValue(o))
+			v, err := ix.outValue(o)
+			if err != nil {
+				return nil, err
+			}
+			sd.Amount = min(left, v)
 			left -= sd.Amount
 		}
 		seeds = append(seeds, sd)
@@ -98,13 +94,45 @@ func (ix *Index) receivedOutputs(id uint32, w SeedWindow) ([]uint64, error) {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	var outs []uint64
-	for o := ix.AddrHead(id); o != NoOut; o = ix.OutPrevSame(o) {
-		h := ix.TxHeight(ix.OutTx(o))
+	err := ix.eachAddrOut(id, func(o uint64) error {
+		tx, err := ix.outTx(o)
+		if err != nil {
+			return err
+		}
+		h, err := ix.txHeight(tx)
+		if err != nil {
+			return err
+		}
 		if h >= w.FromHeight && (w.ToHeight == 0 || h <= w.ToHeight) {
 			outs = append(outs, o)
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	slices.Reverse(outs)
+	return outs, nil
+}
+
+// valuedOutputs lists tx's outputs that carry value.
+func (ix *Index) valuedOutputs(tx uint32) ([]uint64, error) {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	first, n, err := ix.txOuts(tx)
+	if err != nil {
+		return nil, err
+	}
+	var outs []uint64
+	for o := first; o < first+uint64(n); o++ {
+		v, err := ix.outValue(o)
+		if err != nil {
+			return nil, err
+		}
+		if v > 0 {
+			outs = append(outs, o)
+		}
+	}
 	return outs, nil
 }
 

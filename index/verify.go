@@ -16,8 +16,10 @@ type VerifyReport struct {
 	BalanceSat                              int64 // Σ over addresses of received − sent
 }
 
-// Verify checks the index's invariants: block records chain together and
-// cover every tx; every input resolves to an output marked spent by its tx
+// Verify checks the index's invariants: every id a record holds points
+// inside the committed length of its target (the checked reads of
+// graph.go); block records chain together and cover every tx; every input
+// resolves to an output marked spent by its tx
 // and every spent mark is backed by exactly one input (spent-by is
 // symmetric); fees are non-negative and equal inputs − outputs; the hash
 // tables find every tx and address; every output with an address lies on
@@ -35,6 +37,7 @@ func (ix *Index) Verify(ctx context.Context) (VerifyReport, error) {
 	}
 	// Blocks chain from genesis and partition the transactions.
 	var nextTx uint32
+	var prev BlockInfo
 	for h := uint32(0); h <= t.Height; h++ {
 		if h%1024 == 0 && ctx.Err() != nil {
 			return r, ctx.Err()
@@ -46,71 +49,121 @@ func (ix *Index) Verify(ctx context.Context) (VerifyReport, error) {
 		if h == 0 && b.Hash != *ix.Net.Params.GenesisHash {
 			return r, fmt.Errorf("%w: block 0 is %s, not the %s genesis", ErrCorrupt, b.Hash, ix.Net.Name)
 		}
-		if h > 0 {
-			p, _ := ix.blockAtLocked(h - 1)
-			if b.Prev != p.Hash {
-				return r, fmt.Errorf("%w: block %d does not build on block %d", ErrCorrupt, h, h-1)
-			}
+		if h > 0 && b.Prev != prev.Hash {
+			return r, fmt.Errorf("%w: block %d does not build on block %d", ErrCorrupt, h, h-1)
 		}
 		if b.FirstTx != nextTx {
 			return r, fmt.Errorf("%w: block %d starts at tx %d, want %d", ErrCorrupt, h, b.FirstTx, nextTx)
 		}
+		if uint64(b.FirstTx)+uint64(b.NumTx) > uint64(t.nTx) {
+			return r, fmt.Errorf("%w: block %d holds txs %d..%d, the tip counts %d", ErrCorrupt, h, b.FirstTx, uint64(b.FirstTx)+uint64(b.NumTx), t.nTx)
+		}
 		for tx := b.FirstTx; tx < b.FirstTx+b.NumTx; tx++ {
-			if ix.TxHeight(tx) != h {
-				return r, fmt.Errorf("%w: tx %d records height %d, its block is %d", ErrCorrupt, tx, ix.TxHeight(tx), h)
+			th, err := ix.txHeight(tx)
+			if err != nil {
+				return r, err
+			}
+			if th != h {
+				return r, fmt.Errorf("%w: tx %d records height %d, its block is %d", ErrCorrupt, tx, th, h)
 			}
 		}
 		nextTx += b.NumTx
+		prev = b
 		r.Blocks++
 	}
 	if nextTx != t.nTx {
 		return r, fmt.Errorf("%w: blocks hold %d txs, the tip counts %d", ErrCorrupt, nextTx, t.nTx)
 	}
 	// Inputs and spent marks.
-	spentMarks := uint64(0)
+	spentMarks, withAddr := uint64(0), uint64(0)
 	for o := uint64(0); o < t.nOut; o++ {
-		if s := ix.OutSpender(o); s != NoTx {
-			if s >= t.nTx {
-				return r, fmt.Errorf("%w: output %d is marked spent by tx %d beyond the tip", ErrCorrupt, o, s)
-			}
-			spentMarks++
-		} else if a := ix.OutAddr(o); a != 0 {
-			r.UTXOs++
-			r.UTXOSat += ix.OutValue(o)
+		s, err := ix.outSpender(o)
+		if err != nil {
+			return r, err
 		}
-		if a := ix.OutAddr(o); a > t.nAddr {
-			return r, fmt.Errorf("%w: output %d has address id %d beyond %d", ErrCorrupt, o, a, t.nAddr)
+		a, err := ix.outAddr(o)
+		if err != nil {
+			return r, err
+		}
+		v, err := ix.outValue(o)
+		if err != nil {
+			return r, err
+		}
+		if _, err := ix.outType(o); err != nil {
+			return r, err
+		}
+		// Outputs off every address chain are never walked below: their
+		// prev_same must be empty (and any is checked to lead back).
+		if p, err := ix.outPrevSame(o); err != nil {
+			return r, err
+		} else if a == 0 && p != NoOut {
+			return r, fmt.Errorf("%w: output %d has no address but a prev_same output %d", ErrCorrupt, o, p)
+		}
+		if s != NoTx {
+			spentMarks++
+		} else if a != 0 {
+			r.UTXOs++
+			r.UTXOSat += v
+		}
+		if a != 0 {
+			withAddr++
 		}
 	}
 	for tx := uint32(0); tx < t.nTx; tx++ {
 		if tx%65536 == 0 && ctx.Err() != nil {
 			return r, ctx.Err()
 		}
-		first, n := ix.TxInputs(tx)
+		id, err := ix.txHash(tx)
+		if err != nil {
+			return r, err
+		}
+		first, n, err := ix.txIns(tx)
+		if err != nil {
+			return r, err
+		}
 		var in int64
 		for i := first; i < first+uint64(n); i++ {
-			o := ix.InputPrevOut(i)
-			if o >= t.nOut {
-				return r, fmt.Errorf("%w: input %d of tx %d spends output %d beyond the tip", ErrCorrupt, i, tx, o)
+			o, err := ix.inPrev(i)
+			if err != nil {
+				return r, err
 			}
-			if s := ix.OutSpender(o); s != tx {
-				return r, fmt.Errorf("%w: input %d of tx %s spends output %d, which is marked spent by tx %d", ErrCorrupt, i, TxIDString(ix.TxHash(tx)), o, s)
+			if s, err := ix.outSpender(o); err != nil {
+				return r, err
+			} else if s != tx {
+				return r, fmt.Errorf("%w: input %d of tx %s spends output %d, which is marked spent by tx %d", ErrCorrupt, i, TxIDString(id), o, s)
 			}
-			if ix.OutTx(o) >= tx {
+			if c, err := ix.outTx(o); err != nil {
+				return r, err
+			} else if c >= tx {
 				return r, fmt.Errorf("%w: tx %d spends output %d of a later tx", ErrCorrupt, tx, o)
 			}
-			in += ix.OutValue(o)
+			v, err := ix.outValue(o)
+			if err != nil {
+				return r, err
+			}
+			in += v
 		}
-		firstO, nO := ix.TxOutputs(tx)
+		firstO, nO, err := ix.txOuts(tx)
+		if err != nil {
+			return r, err
+		}
 		var out int64
 		for o := firstO; o < firstO+uint64(nO); o++ {
-			out += ix.OutValue(o)
+			v, err := ix.outValue(o)
+			if err != nil {
+				return r, err
+			}
+			out += v
 		}
-		if n > 0 && in-out != ix.TxFee(tx) {
-			return r, fmt.Errorf("%w: tx %d fee %d, inputs−outputs = %d", ErrCorrupt, tx, ix.TxFee(tx), in-out)
+		fee, _, _, err := ix.txMeta(tx)
+		if err != nil {
+			return r, err
 		}
-		h := chainhash.Hash(ix.TxHash(tx))
-		if got, ok := ix.findTx(&h, t.nTx); !ok || (got != tx && ix.TxHash(got) != ix.TxHash(tx)) {
+		if n > 0 && in-out != fee {
+			return r, fmt.Errorf("%w: tx %d fee %d, inputs−outputs = %d", ErrCorrupt, tx, fee, in-out)
+		}
+		h := chainhash.Hash(id)
+		if got, ok := ix.findTx(&h, t.nTx); !ok || (got != tx && ix.TxHash(got) != id) {
 			return r, fmt.Errorf("%w: the txid table does not find tx %d (%s)", ErrCorrupt, tx, h)
 		}
 	}
@@ -119,33 +172,40 @@ func (ix *Index) Verify(ctx context.Context) (VerifyReport, error) {
 	}
 	r.Txs, r.Outputs, r.Inputs, r.Addresses = uint64(t.nTx), t.nOut, t.nIn, uint64(t.nAddr)
 	// Addresses: the table finds every key, and walking every address's
-	// chain of outputs visits each output with an address exactly once;
+	// chain of outputs visits each output with an address exactly once
+	// (eachAddrOut checks each pays the address and the chain leads back);
 	// the unspent ones give the balances.
 	listed := uint64(0)
 	for id := uint32(1); id <= t.nAddr; id++ {
 		if id%65536 == 0 && ctx.Err() != nil {
 			return r, ctx.Err()
 		}
-		k := ix.addrKeyAt(id)
-		if got, ok := ix.findAddr(k, t.nAddr); !ok || got != id {
+		k, err := ix.addrKey(id)
+		if err != nil {
+			return r, err
+		}
+		if got, err := ix.lookupAddr(k); err != nil {
+			return r, err
+		} else if got != id {
 			return r, fmt.Errorf("%w: the address table does not find address %d", ErrCorrupt, id)
 		}
-		last := NoOut
-		for o := ix.AddrHead(id); o != NoOut; o = ix.OutPrevSame(o) {
-			if o >= t.nOut || (last != NoOut && o >= last) || ix.OutAddr(o) != id {
-				return r, fmt.Errorf("%w: the output chain of address %d is broken at output %d", ErrCorrupt, id, o)
-			}
-			last = o
+		err = ix.eachAddrOut(id, func(o uint64) error {
 			listed++
-			if ix.OutSpender(o) == NoTx {
-				r.BalanceSat += ix.OutValue(o)
+			s, err := ix.outSpender(o)
+			if err != nil {
+				return err
 			}
-		}
-	}
-	withAddr := uint64(0)
-	for o := uint64(0); o < t.nOut; o++ {
-		if ix.OutAddr(o) != 0 {
-			withAddr++
+			if s == NoTx {
+				v, err := ix.outValue(o)
+				if err != nil {
+					return err
+				}
+				r.BalanceSat += v
+			}
+			return nil
+		})
+		if err != nil {
+			return r, err
 		}
 	}
 	r.HistoryRows = listed

@@ -347,11 +347,11 @@ func (s *Screener) addrTarget(rep *Report, addr string) ([]taint.Seed, error) {
 
 // graph is the index as the tracer reads it under the index's read lock:
 // AddrString would take the lock again, so it answers "" and the report
-// fills in the addresses it shows afterwards.
-type graph struct{ *index.Index }
+// fills in the addresses it shows afterwards. Reads are checked
+// (index.Graph): a corrupt record ends the trace with index.ErrCorrupt.
+type graph struct{ *index.Graph }
 
 func (g graph) AddrString(uint32) string { return "" }
-func (g graph) Tip() (uint32, [32]byte)  { return g.Index.TipHeightHash() }
 
 // attribution tells the tracer which addresses are labelled: by their own
 // labels or their cluster's cluster-defining ones. The entity it names is
@@ -429,7 +429,7 @@ func (s *Screener) trace(ctx context.Context, rep *Report, seeds []taint.Seed, o
 	attr := &attribution{s: s, cache: map[uint32]attrHit{}}
 	p := taint.Params{Model: taint.Haircut, Direction: taint.Backward, MaxHops: max(1, s.opts.Hops-offset), MaxTxs: s.opts.MaxTxs, StopAtService: true}
 	s.ix.ReadLock()
-	res, err := taint.Trace(ctx, graph{s.ix}, attr, seeds, p, s.log)
+	res, err := taint.Trace(ctx, graph{&index.Graph{Index: s.ix}}, attr, seeds, p, s.log)
 	var addrs []uint32
 	if res != nil {
 		addrs = make([]uint32, len(res.Outputs))

@@ -40,7 +40,7 @@ func (e *engine) catchUp(ctx context.Context, def Case) (*caseState, []arrivalRo
 			seeds = append(seeds, taint.Seed{Out: o.Out, Amount: o.Amount})
 		}
 	}
-	res, err := taint.Trace(ctx, index.Graph{Index: e.ix}, e.book, seeds, def.params(e.lim.CaseMaxTxs), e.log)
+	res, err := taint.Trace(ctx, &index.Graph{Index: e.ix}, e.book, seeds, def.params(e.lim.CaseMaxTxs), e.log)
 	if errors.Is(err, taint.ErrLimit) {
 		return nil, nil, fmt.Errorf("%w: the catch-up trace of case %q visits more than case_max_txs=%d transactions", ErrLimit, def.Name, e.lim.CaseMaxTxs)
 	}

@@ -105,7 +105,7 @@ func compareWithTrace(t *testing.T, e *engine, id uint32) {
 			seeds = append(seeds, taint.Seed{Out: o.Out, Amount: o.Amount})
 		}
 	}
-	res, err := taint.Trace(context.Background(), index.Graph{Index: e.ix}, e.book, seeds, c.def.params(0), nil)
+	res, err := taint.Trace(context.Background(), &index.Graph{Index: e.ix}, e.book, seeds, c.def.params(0), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -133,6 +133,8 @@ func (emptyGraph) BlockTime(uint32) int64            { return 0 }
 func (emptyGraph) TxHash(uint32) [32]byte            { return [32]byte{} }
 func (emptyGraph) AddrString(uint32) string          { return "" }
 func (emptyGraph) Tip() (uint32, [32]byte)           { return 0, [32]byte{} }
+func (emptyGraph) Err() error                        { return nil }
+func (emptyGraph) Corrupt(err error) error           { return err }
 
 func isNoSeeds(err error) bool {
 	return errors.Is(err, taint.ErrBadParams) && bytes.HasSuffix([]byte(err.Error()), []byte("no seeds"))
@@ -164,7 +166,7 @@ func (s *Server) streamTrace(ctx context.Context, q TraceRequest, p taint.Params
 			seeds = append(seeds, taint.Seed{Out: o.Out, Amount: o.Amount})
 		}
 	}
-	st, err := taint.Stream(ctx, index.Graph{Index: s.ix}, s.e.book, seeds, p, taint.StreamOptions{}, s.log)
+	st, err := taint.Stream(ctx, &index.Graph{Index: s.ix}, s.e.book, seeds, p, taint.StreamOptions{}, s.log)
 	if st != nil {
 		defer st.Close()
 	}

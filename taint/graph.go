@@ -8,7 +8,10 @@ const NoTx = ^uint32(0)
 // transaction's outputs and inputs have consecutive ids, and address 0 means
 // "no address" (OP_RETURN). A coinbase transaction has no inputs. The index
 // implements it over memory-mapped columns, so every method must be cheap and
-// must not fail: an id out of range is a caller bug.
+// returns no error. A graph read from storage can still be corrupt: its reads
+// then answer with harmless in-range values and remember the first error,
+// which Err returns; the tracer checks it after every transaction and stops
+// with it.
 type Graph interface {
 	NumTxs() uint32
 	TxOutputs(tx uint32) (first uint64, n uint32)
@@ -24,6 +27,14 @@ type Graph interface {
 	TxHash(tx uint32) [32]byte     // txid in internal byte order (as chainhash.Hash)
 	AddrString(addr uint32) string
 	Tip() (height uint32, hash [32]byte)
+	// Err is the first corruption a read found, nil if none.
+	Err() error
+	// Corrupt turns err, an inconsistency the tracer found itself (it
+	// wraps ErrCorrupt: an output whose spender does not spend it, a
+	// spender before its output), into the error the trace returns; a graph
+	// over stored data wraps its own corruption error around it so the
+	// caller learns the store is damaged.
+	Corrupt(err error) error
 }
 
 // Attribution says which addresses belong to labelled entities (exchanges,

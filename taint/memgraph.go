@@ -192,6 +192,12 @@ func (g *MemGraph) Tip() (uint32, [32]byte) {
 	return h, sha256.Sum256(b[:])
 }
 
+// Err implements Graph: a MemGraph is checked as it is built.
+func (g *MemGraph) Err() error { return nil }
+
+// Corrupt implements Graph.
+func (g *MemGraph) Corrupt(err error) error { return err }
+
 // MemAttribution is an Attribution from a map, for tests.
 type MemAttribution map[uint32]Entity
 

@@ -40,6 +40,9 @@ func Reach(ctx context.Context, g Graph, seeds []Seed, maxHops int) (ReachResult
 		if err := ctx.Err(); err != nil {
 			return r, err
 		}
+		if err := g.Err(); err != nil {
+			return r, err
+		}
 		frontier, next = next, frontier[:0]
 		r.MaxHop = hop
 		for _, tx := range frontier {
@@ -50,5 +53,5 @@ func Reach(ctx context.Context, g Graph, seeds []Seed, maxHops int) (ReachResult
 			}
 		}
 	}
-	return r, nil
+	return r, g.Err()
 }

@@ -131,6 +131,10 @@ func (t *tracer) peelChains() []PeelChain {
 			if next == NoTx || !t.peel.has(uint64(next)) {
 				break
 			}
+			if next <= q { // a loop of spenders: only a corrupt graph has one
+				t.corrupt("output %d of tx %d is spent by tx %d, which does not come after it", first+uint64(l), q, next)
+				break
+			}
 			q = next
 		}
 		if c.Length >= MinPeelChain {
@@ -184,6 +188,8 @@ func (c *txCursor) txid() Hash {
 
 // EachOutput calls fn for every tainted output in output id order. The
 // TaintedOutput (and its Segments) is reused: fn must copy what it keeps.
+// The graph is read again here: a corrupt record met on the way is returned
+// at the end, after the outputs (the caller must not use what it wrote).
 func (s *TraceStream) EachOutput(fn func(o *TaintedOutput) error) error {
 	t := s.t
 	g := t.g
@@ -210,7 +216,7 @@ func (s *TraceStream) EachOutput(fn func(o *TaintedOutput) error) error {
 			return err
 		}
 	}
-	return nil
+	return t.fail(nil)
 }
 
 // EachEdge calls fn for every flow edge in the canonical order: by source
@@ -258,7 +264,10 @@ func (s *TraceStream) EachEdge(fn func(e *Edge) error) error {
 			return err
 		}
 	}
-	return flush(0, true)
+	if err := flush(0, true); err != nil {
+		return err
+	}
+	return t.fail(nil)
 }
 
 // Result builds the whole Result in memory, as Trace returns it.

@@ -19,7 +19,7 @@ import (
 // text, GraphML and HTML.
 func TestStreamMatchesReferenceDMM(t *testing.T) {
 	ix, _, truth := testchain.DMMIndex(t, 0, true)
-	g := index.Graph{Index: ix}
+	g := &index.Graph{Index: ix}
 	attr, err := attrib.Build(ix, nil)
 	if err != nil {
 		t.Fatal(err)

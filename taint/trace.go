@@ -99,17 +99,19 @@ func Stream(ctx context.Context, g Graph, attr Attribution, seeds []Seed, p Para
 	}
 	t := &tracer{g: g, attr: attr, p: p, cbPend: map[uint32]*cbPending{}, ar: &arena{dir: opt.TempDir},
 		firstTime: math.MaxInt64, lastTime: math.MinInt64, lastH: math.MaxUint32}
-	if err := t.alloc(); err != nil {
+	// The arrays are sized from the graph's last tx: a corrupt one must stop
+	// the trace before any id is used as an index into them.
+	if err := t.fail(t.alloc()); err != nil {
 		t.ar.release()
 		return nil, err
 	}
 	seedInfo, err := t.seed(seeds)
-	if err != nil {
+	if err = t.fail(err); err != nil {
 		t.ar.release()
 		return nil, err
 	}
 	log.Debug("taint: trace start", "model", p.Model, "direction", p.Direction, "seeds", len(seeds), "traced_sat", t.traced)
-	runErr := t.run(ctx)
+	runErr := t.fail(t.run(ctx))
 	if runErr != nil && !errors.Is(runErr, ErrLimit) {
 		t.ar.release()
 		return nil, runErr
@@ -118,7 +120,7 @@ func Stream(ctx context.Context, g Graph, attr Attribution, seeds []Seed, p Para
 		p.Progress(t.visited)
 	}
 	s, err := t.stream(seedInfo, runErr != nil)
-	if err != nil {
+	if err = t.fail(err); err != nil {
 		t.ar.release()
 		return nil, err
 	}
@@ -146,6 +148,7 @@ type tracer struct {
 	ar   *arena
 
 	numOuts uint64
+	numTxs  uint32
 	st      []outState // by output id
 	present bitset     // outputs with taint, for the result's ordered walk
 	refs    []segRef   // FIFO/LIFO: by output id
@@ -172,6 +175,7 @@ type tracer struct {
 
 	cbPend  map[uint32]*cbPending
 	fees    []feeEdge        // in payer order
+	bad     error            // the first inconsistency of the graph found; see fail
 	edgeSat map[uint64]int64 // backward: a seed's taint received from its spender, where merged
 	visited int
 
@@ -184,6 +188,7 @@ type tracer struct {
 
 func (t *tracer) alloc() error {
 	n := t.g.NumTxs()
+	t.numTxs = n
 	if n > 0 {
 		first, k := t.g.TxOutputs(n - 1)
 		t.numOuts = first + uint64(k)
@@ -208,6 +213,9 @@ func (t *tracer) alloc() error {
 	if t.pending, err = newBitset(t.ar, keys); err != nil {
 		return err
 	}
+	if t.p.Direction == Backward {
+		t.cur = uint64(n) // the walk goes down from above the last tx
+	}
 	if t.p.Model.segmented() {
 		if t.refs, err = allocSegRefs(t.ar, t.numOuts); err != nil {
 			return err
@@ -217,6 +225,32 @@ func (t *tracer) alloc() error {
 }
 
 func (t *tracer) txid(tx uint32) Hash { return displayHash(t.g.TxHash(tx)) }
+
+// corrupt records an inconsistency of the graph found where no error can be
+// returned; run stops after the transaction being visited.
+func (t *tracer) corrupt(format string, args ...any) {
+	if t.bad == nil {
+		t.bad = fmt.Errorf("%w: "+format, append([]any{ErrCorrupt}, args...)...)
+	}
+}
+
+// fail is the error a trace stops with, given err from what it was doing
+// (nil: nothing failed there). A corruption the graph's own reads found comes
+// first — whatever else went wrong followed from the values it answered
+// instead — then an inconsistency the tracer found (t.bad, or err wrapping
+// ErrCorrupt), which Graph.Corrupt makes the graph's error, then err.
+func (t *tracer) fail(err error) error {
+	if gerr := t.g.Err(); gerr != nil {
+		return gerr
+	}
+	if t.bad != nil {
+		err = t.bad
+	}
+	if err != nil && errors.Is(err, ErrCorrupt) {
+		return t.g.Corrupt(err)
+	}
+	return err
+}
 
 func (t *tracer) outpoint(out uint64) string {
 	tx := t.g.OutTx(out)
@@ -416,12 +450,21 @@ func (t *tracer) inWindow(tx uint32) bool {
 	return true
 }
 
-// follow schedules the transaction an output's taint goes on to.
+// follow schedules the transaction an output's taint goes on to: forward
+// its spender, backward its creator tx. The walk visits keys in one
+// direction only, so a key behind the one being visited would never be
+// visited (and its taint silently lost): on a graph where a spender comes
+// before its output that is corruption. (Backward, visitBackward checks
+// the creator before it gets here.)
 func (t *tracer) follow(tx, spender uint32) {
-	if t.p.Direction == Forward {
-		t.pending.set(uint64(spender) << 1)
-	} else {
+	if t.p.Direction == Backward {
 		t.pending.set(uint64(tx))
+		return
+	}
+	if k := uint64(spender) << 1; k > t.cur && spender < t.numTxs {
+		t.pending.set(k)
+	} else {
+		t.corrupt("an output of tx %d is spent by tx %d, which does not come after it", tx, spender)
 	}
 }
 
@@ -442,9 +485,6 @@ func (t *tracer) next() (uint64, bool) {
 }
 
 func (t *tracer) run(ctx context.Context) error {
-	if t.p.Direction == Backward {
-		t.cur = uint64(t.g.NumTxs())
-	}
 	for {
 		k, ok := t.next()
 		if !ok {
@@ -478,6 +518,9 @@ func (t *tracer) run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		if t.bad != nil || t.g.Err() != nil {
+			return t.fail(nil)
+		}
 	}
 }
 
@@ -492,8 +535,10 @@ func (t *tracer) truncate(k uint64) {
 		}
 	case k&1 == 1:
 		h := t.g.TxHeight(uint32(k >> 1))
-		for _, f := range t.cbPend[h].fees {
-			t.stoppedExtra += f.Taint
+		if cp := t.cbPend[h]; cp != nil {
+			for _, f := range cp.fees {
+				t.stoppedExtra += f.Taint
+			}
 		}
 		delete(t.cbPend, h)
 	default:
@@ -563,6 +608,16 @@ func largerOf(v0, v1 int64) uint32 {
 	return 0
 }
 
+// checkSpends checks that input in of tx and the output prev it spends
+// name each other: the walk goes from an output to its spender and from an
+// input to its output, and taint would be counted twice or lost where the
+// two disagree.
+func (t *tracer) checkSpends(tx uint32, in, prev uint64) {
+	if s := t.g.OutSpender(prev); s != tx {
+		t.corrupt("input %d of tx %d spends output %d, whose spender is tx %d", in, tx, prev, s)
+	}
+}
+
 func (t *tracer) visitForward(tx uint32) error {
 	t.seeTime(tx)
 	t.resetView()
@@ -572,6 +627,7 @@ func (t *tracer) visitForward(tx uint32) error {
 	var tin int64
 	for in := first; in < first+uint64(n); in++ {
 		prev := t.g.InputPrevOut(in)
+		t.checkSpends(tx, in, prev)
 		f := Flow{Value: t.g.OutValue(prev)}
 		if r := &t.st[prev]; r.flags&fPresent != 0 && r.stop == StopFollowed {
 			f.Taint, f.Segs = r.taint, t.segsOf(prev)
@@ -584,7 +640,7 @@ func (t *tracer) visitForward(tx uint32) error {
 		t.view.InAddrs = append(t.view.InAddrs, t.g.OutAddr(prev))
 	}
 	if tin == 0 {
-		return fmt.Errorf("%w: tx %s visited without tainted inputs (internal error)", ErrCorrupt, t.txid(tx))
+		return fmt.Errorf("%w: tx %s is the spender of a tainted output, but none of its inputs spends one", ErrCorrupt, t.txid(tx))
 	}
 	outFirst, nOut := t.viewOutputs(tx)
 	kind := t.classify(tx, tin)
@@ -613,9 +669,15 @@ func (t *tracer) payFee(tx uint32, fee Flow, hop uint32) {
 	h := t.g.TxHeight(tx)
 	cp, ok := t.cbPend[h]
 	if !ok {
+		// Heights out of block order would make the search miss tx's block.
+		last := t.lastTxOf(h)
+		if last < tx || last >= t.g.NumTxs() || t.g.TxHeight(last) != h {
+			t.corrupt("tx %d at height %d is not inside the txs of that height (heights out of order)", tx, h)
+			return
+		}
 		cp = &cbPending{hops: hop}
 		t.cbPend[h] = cp
-		t.pending.set(uint64(t.lastTxOf(h))<<1 | 1)
+		t.pending.set(uint64(last)<<1 | 1)
 	}
 	fee.Segs = slices.Clone(fee.Segs)
 	cp.fees = append(cp.fees, fee)
@@ -641,7 +703,13 @@ func (t *tracer) lastTxOf(h uint32) uint32 {
 func (t *tracer) visitCoinbase(h uint32) error {
 	cp := t.cbPend[h]
 	delete(t.cbPend, h)
+	if cp == nil {
+		return fmt.Errorf("%w: the coinbase of block %d was scheduled, but no tx of that height paid it fees (heights out of order)", ErrCorrupt, h)
+	}
 	cb := t.firstTxOf(h)
+	if cb >= t.g.NumTxs() {
+		return fmt.Errorf("%w: no tx at height %d (heights out of order)", ErrCorrupt, h)
+	}
 	if _, n := t.g.TxInputs(cb); n != 0 || t.g.TxHeight(cb) != h {
 		return fmt.Errorf("%w: block %d does not start with a coinbase", ErrCorrupt, h)
 	}
@@ -693,10 +761,11 @@ func (t *tracer) visitBackward(tx uint32) error {
 	}
 	first, n := t.g.TxInputs(tx)
 	if n == 0 || tout == 0 {
-		return fmt.Errorf("%w: tx %s visited backward without inputs or taint (internal error)", ErrCorrupt, t.txid(tx))
+		return fmt.Errorf("%w: tx %s is the creator of a tainted output, but has no inputs or none of its outputs is tainted", ErrCorrupt, t.txid(tx))
 	}
 	for in := first; in < first+uint64(n); in++ {
 		prev := t.g.InputPrevOut(in)
+		t.checkSpends(tx, in, prev)
 		t.prevs = append(t.prevs, prev)
 		t.view.InValues = append(t.view.InValues, t.g.OutValue(prev))
 		t.view.InAddrs = append(t.view.InAddrs, t.g.OutAddr(prev))
@@ -711,7 +780,12 @@ func (t *tracer) visitBackward(tx uint32) error {
 			continue
 		}
 		prev := t.prevs[i]
-		t.add(prev, t.g.OutTx(prev), tx, f, hop+1, kind.IsCoinJoin(), true)
+		c := t.g.OutTx(prev)
+		if c >= tx {
+			t.corrupt("an output of tx %d is spent by tx %d, which does not come after it", c, tx)
+			continue
+		}
+		t.add(prev, c, tx, f, hop+1, kind.IsCoinJoin(), true)
 	}
 	return nil
 }
