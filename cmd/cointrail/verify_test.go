@@ -76,8 +76,23 @@ func TestVerifyResult(t *testing.T) {
 	stdout, stderr, err := run(t, nil, "verify-result", "--data", fresh, res)
 	if exitCode(err) != 1 || strings.TrimSpace(stderr) != "cointrail verify-result: cli: result differs: "+res+": labels" ||
 		!strings.Contains(stdout, "  labels: labels_sha256 "+ld.SHA256+" in the result, ") || !strings.Contains(stdout, "was imported since") ||
+		!strings.Contains(stdout, "the flows are identical") ||
 		strings.Contains(stdout, "index:") || strings.Contains(stdout, "clusters:") || strings.Contains(stdout, "tool version:") {
 		t.Fatalf("after one more label file: exit %d\nstdout %s\nstderr %s", exitCode(err), stdout, stderr)
+	}
+	// Each further input that changes is named too.
+	for _, step := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"cluster", "build", "--data", fresh}, "labels, clusters"},
+		{[]string{"index", "rollback", "--data", fresh, "4000"}, "index, labels, clusters"},
+	} {
+		mustRun(t, step.args...)
+		_, stderr, err := run(t, nil, "verify-result", "--data", fresh, res)
+		if exitCode(err) != 1 || strings.TrimSpace(stderr) != "cointrail verify-result: cli: result differs: "+res+": "+step.want {
+			t.Fatalf("after %v: exit %d, %s", step.args, exitCode(err), stderr)
+		}
 	}
 }
 
