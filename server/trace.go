@@ -118,6 +118,33 @@ func (q *TraceRequest) params(lim Limits) (taint.Params, error) {
 	return p, nil
 }
 
+// inputsCache keeps the inputs of the last tip: the index and cluster
+// digests read the whole index and clustering, and neither they nor the
+// labels (fixed while the server runs) change between blocks. Read under
+// the chain read lock.
+type inputsCache struct {
+	mu     sync.Mutex
+	height int64
+	hash   string
+	in     *taint.Inputs
+}
+
+func (c *inputsCache) get(ctx context.Context, ix *index.Index, seeds []string, w index.SeedWindow) (taint.Inputs, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st := ix.Status()
+	if c.in == nil || c.height != st.TipHeight || c.hash != st.TipHash {
+		in, err := attrib.Evidence(ctx, ix, nil, index.SeedWindow{})
+		if err != nil {
+			return in, err
+		}
+		c.height, c.hash, c.in = st.TipHeight, st.TipHash, &in
+	}
+	in := *c.in
+	in.Seeds, in.SeedFromHeight, in.SeedToHeight = append([]string{}, seeds...), w.FromHeight, w.ToHeight
+	return in, nil
+}
+
 // effTxs is the most transactions a trace of p visits.
 func effTxs(p taint.Params) int {
 	if p.TxCap > 0 && (p.MaxTxs == 0 || p.TxCap < p.MaxTxs) {
@@ -166,7 +193,7 @@ func (s *Server) streamTrace(ctx context.Context, q TraceRequest, p taint.Params
 	defer s.e.mu.RUnlock()
 	sw := index.SeedWindow{FromHeight: q.SeedFromHeight, ToHeight: q.SeedToHeight}
 	var err error
-	if p.Inputs, err = attrib.Evidence(ctx, s.ix, q.Seeds, sw); err != nil {
+	if p.Inputs, err = s.inputs.get(ctx, s.ix, q.Seeds, sw); err != nil {
 		return err
 	}
 	var seeds []taint.Seed
