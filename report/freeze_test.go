@@ -64,6 +64,13 @@ func TestDeposits(t *testing.T) {
 			t.Fatalf("the HTML report lacks %q", want)
 		}
 	}
+	r.Inputs = taint.Inputs{ToolVersion: "v1", IndexDigest: "abc", LabelsDigest: "none", ClustersDigest: "none", CapsBound: []taint.Cap{{Param: "max_hops", Value: 50}}}
+	text := render(t, func(b *bytes.Buffer) error { return Text(b, []*taint.Result{r}) })
+	for _, want := range []string{"inputs: cointrail v1, index abc, labels none (0 files), clusters none\n", "note: the server's cap max_hops=50 stopped this trace\n"} {
+		if !bytes.Contains(text, []byte(want)) {
+			t.Fatalf("the text report lacks %q:\n%s", want, text)
+		}
+	}
 	p.Direction, p.StopAtService = taint.Backward, true
 	b, err := taint.Trace(context.Background(), g, attr, []taint.Seed{{Out: g.Out(sweep, 0)}}, p, nil)
 	if err != nil {
