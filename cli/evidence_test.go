@@ -19,9 +19,11 @@ import (
 
 // TestAPIAndCLIGiveTheSameResult: a trace asked of a real `cointrail
 // serve` following btcd, with the API's defaults, and the same trace by
-// `cointrail trace --format json` on the same index give the same bytes
-// and result_sha256 (one set of defaults; the server's limits are caps that
-// do not bind here), and verify-result confirms the API's result.
+// `cointrail trace --format json` on the same clustered index give the
+// same bytes and result_sha256 (one set of defaults and one attribution —
+// an exchange deposit found through the clustering only; the server's
+// limits are caps that do not bind here), and verify-result confirms the
+// API's result.
 func TestAPIAndCLIGiveTheSameResult(t *testing.T) {
 	node := testnode.Start(t)
 	w := node.Wallet()
@@ -33,14 +35,23 @@ func TestAPIAndCLIGiveTheSameResult(t *testing.T) {
 		return tx
 	}
 	node.Generate(101)
+	// The exchange spends from its labelled address 3 and address 30
+	// together: one cluster, defined by the label of 3.
+	f := must(w.Send(w.Out(testnode.P2PKH, 3, 1_0000_0000), w.Out(testnode.P2PKH, 30, 1_0000_0000)))
+	node.Generate(1)
+	sweep := must(w.Sweep([]wire.OutPoint{{Hash: f.TxHash(), Index: 0}, {Hash: f.TxHash(), Index: 1}}, testnode.P2PKH, 31))
+	if _, err := w.Submit(sweep); err != nil {
+		t.Fatal(err)
+	}
 	theft := must(w.Send(w.Out(testnode.P2PKH, 1, 20_0000_0000)))
 	node.Generate(1)
-	// Three peels, the second to a labelled exchange.
+	// Three peels, the second to the exchange's address 30, attributed
+	// through the clustering only.
 	cur, value := w.OutPoints(theft)[0], int64(20_0000_0000)
 	for i := range 3 {
 		dest := w.Out(testnode.P2PKH, uint32(20+i), 3_0000_0000)
 		if i == 1 {
-			dest = w.Out(testnode.P2PKH, 3, 3_0000_0000)
+			dest = w.Out(testnode.P2PKH, 30, 3_0000_0000)
 		}
 		value -= 3_0000_0000 + testnode.Fee(1, 2)
 		tx := must(w.Spend([]wire.OutPoint{cur}, w.Out(testnode.P2PKH, 2, value), dest))
@@ -50,14 +61,27 @@ func TestAPIAndCLIGiveTheSameResult(t *testing.T) {
 		node.Generate(1)
 		cur = wire.OutPoint{Hash: tx.TxHash(), Index: 0}
 	}
-	tip := int64(105)
+	tip := int64(106)
 
 	data := filepath.Join(t.TempDir(), "data")
 	rpc := []string{"--data", data, "--network", "regtest"}
 	runBin(t, nil, append([]string{"ingest", "--rpc", node.URL, "--rpc-user", node.User, "--rpc-pass", node.Pass}, rpc...)...)
-	lf := filepath.Join(t.TempDir(), "labels.csv")
-	os.WriteFile(lf, []byte("address,label,category\n"+w.Address(testnode.P2PKH, 3)+",Exchange X,exchange\n"), 0o644)
+	lf := filepath.Join(t.TempDir(), "labels.yaml")
+	os.WriteFile(lf, []byte(`title: test
+creator: cointrail tests
+source: https://example.org/test
+currency: BTC
+network: regtest
+confidence: ownership
+lastmod: 2024-01-01
+tags:
+- address: `+w.Address(testnode.P2PKH, 3)+`
+  label: Exchange X
+  category: exchange
+  is_cluster_definer: true
+`), 0o644)
 	runBin(t, nil, append([]string{"labels", "import"}, append(rpc, lf)...)...)
+	runBin(t, nil, append([]string{"cluster", "build"}, rpc...)...)
 	out := strings.Fields(runBin(t, nil, append([]string{"apikey", "create", "--role", "read"}, rpc...)...))
 	key := out[len(out)-1]
 	seed := fmt.Sprintf("%s:0", theft.TxHash())
@@ -93,7 +117,8 @@ func TestAPIAndCLIGiveTheSameResult(t *testing.T) {
 	if !bytes.Equal(bytes.TrimSpace(api), bytes.TrimSpace([]byte(cli))) {
 		t.Fatalf("API and CLI results differ:\n api %s\n cli %s", api, cli)
 	}
-	for _, want := range []string{`"arrived":[{"label":"Exchange X"`, `"max_hops":0,`, `"max_txs":1000000,`, `"caps_bound":[]`, `"clusters_digest":"none"`} {
+	for _, want := range []string{`"arrived":[{"label":"Exchange X"`, `"address":"` + w.Address(testnode.P2PKH, 30) + `","value_sat":300000000,"taint_sat":300000000,`,
+		`"max_hops":0,`, `"max_txs":1000000,`, `"caps_bound":[]`, `"cluster_tip":{"height":106,`} {
 		if !bytes.Contains(api, []byte(want)) {
 			t.Fatalf("the result lacks %s: %s", want, api)
 		}

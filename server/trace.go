@@ -118,31 +118,39 @@ func (q *TraceRequest) params(lim Limits) (taint.Params, error) {
 	return p, nil
 }
 
-// inputsCache keeps the inputs of the last tip: the index and cluster
-// digests read the whole index and clustering, and neither they nor the
-// labels (fixed while the server runs) change between blocks. Read under
+// inputsCache keeps the inputs and the attribution of the last tip: the
+// index and cluster digests read the whole index and clustering, and
+// neither they nor the labels (fixed while the server runs) change between
+// blocks. A trace uses the attribution `cointrail trace` builds
+// (attrib.Build: labels, and the clustering where it defines entities), so
+// the API and the CLI give the same result on the same index. Read under
 // the chain read lock.
 type inputsCache struct {
 	mu     sync.Mutex
 	height int64
 	hash   string
 	in     *taint.Inputs
+	attr   *attrib.Map
 }
 
-func (c *inputsCache) get(ctx context.Context, ix *index.Index, seeds []string, w index.SeedWindow) (taint.Inputs, error) {
+func (c *inputsCache) get(ctx context.Context, ix *index.Index, seeds []string, w index.SeedWindow) (taint.Inputs, *attrib.Map, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	st := ix.Status()
 	if c.in == nil || c.height != st.TipHeight || c.hash != st.TipHash {
 		in, err := attrib.Evidence(ctx, ix, nil, index.SeedWindow{})
 		if err != nil {
-			return in, err
+			return in, nil, err
 		}
-		c.height, c.hash, c.in = st.TipHeight, st.TipHash, &in
+		attr, err := attrib.Build(ix, nil)
+		if err != nil {
+			return in, nil, err
+		}
+		c.height, c.hash, c.in, c.attr = st.TipHeight, st.TipHash, &in, attr
 	}
 	in := *c.in
 	in.Seeds, in.SeedFromHeight, in.SeedToHeight = append([]string{}, seeds...), w.FromHeight, w.ToHeight
-	return in, nil
+	return in, c.attr, nil
 }
 
 // effTxs is the most transactions a trace of p visits.
@@ -193,7 +201,8 @@ func (s *Server) streamTrace(ctx context.Context, q TraceRequest, p taint.Params
 	defer s.e.mu.RUnlock()
 	sw := index.SeedWindow{FromHeight: q.SeedFromHeight, ToHeight: q.SeedToHeight}
 	var err error
-	if p.Inputs, err = s.inputs.get(ctx, s.ix, q.Seeds, sw); err != nil {
+	var attr *attrib.Map
+	if p.Inputs, attr, err = s.inputs.get(ctx, s.ix, q.Seeds, sw); err != nil {
 		return err
 	}
 	var seeds []taint.Seed
@@ -206,7 +215,7 @@ func (s *Server) streamTrace(ctx context.Context, q TraceRequest, p taint.Params
 			seeds = append(seeds, taint.Seed{Out: o.Out, Amount: o.Amount})
 		}
 	}
-	st, err := taint.Stream(ctx, index.Graph{Index: s.ix}, s.e.book, seeds, p, taint.StreamOptions{}, s.log)
+	st, err := taint.Stream(ctx, index.Graph{Index: s.ix}, attr, seeds, p, taint.StreamOptions{}, s.log)
 	if st != nil {
 		defer st.Close()
 	}
