@@ -251,17 +251,17 @@ func (s *Server) handleTrace(w http.ResponseWriter, r *http.Request, _ *APIKey) 
 		writeJSON(w, http.StatusAccepted, j.view())
 		return nil
 	}
-	sync := s.cfg.Limits.SyncMaxTxs
-	if q.Async || q.MaxTxs > sync {
+	syncMax := s.cfg.Limits.SyncMaxTxs
+	if q.Async || q.MaxTxs > syncMax {
 		return startJob()
 	}
 	// A trace of the default max_txs runs at once within sync_max_txs
 	// transactions (a cap that, unless it binds, leaves the result as it
 	// is) and becomes a job when it needs more.
 	ps := p
-	budget := effTxs(p) > sync
+	budget := effTxs(p) > syncMax
 	if budget {
-		ps.TxCap = sync
+		ps.TxCap = syncMax
 	}
 	out, err := s.runTrace(r.Context(), q, ps)
 	if budget && errors.Is(err, ErrLimit) {
