@@ -40,7 +40,7 @@ func (f *traceFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.from, "from", "seed: TXID:VOUT, TXID (all outputs) or ADDRESS, optionally @SATS; repeatable (seeds may also follow the flags)")
 	fs.StringVar(&f.model, "model", "haircut", "poison, haircut, fifo, lifo or tiho; several comma-separated run side by side")
 	fs.StringVar(&f.direction, "direction", "forward", "forward (where did it go) or backward (where did it come from)")
-	fs.StringVar(&f.format, "format", "text", "text, json, csv, graphml or html")
+	fs.StringVar(&f.format, "format", "text", "text, json, csv, graphml, html, freeze (deposits per entity, CSV), freeze-json, seizable (unspent tainted outputs, CSV) or seizable-json")
 	fs.StringVar(&f.out, "o", "", "write to this file instead of standard output")
 	fs.IntVar(&f.maxHops, "max-hops", 0, "stop this many transactions from a seed (0: no limit)")
 	fs.IntVar(&f.maxTxs, "max-txs", 1_000_000, "visit at most this many transactions; a larger trace fails with a limit error")
@@ -113,6 +113,11 @@ func traceSetup(ix *index.Index, f *traceFlags, seedArgs []string) ([]taint.Seed
 	return seeds, attr, err
 }
 
+// evidence computes the inputs a result records (see taint.Inputs).
+func (f *traceFlags) evidence(ctx context.Context, ix *index.Index, seedArgs []string) (taint.Inputs, error) {
+	return attrib.Evidence(ctx, ix, seedArgs, index.SeedWindow{FromHeight: uint32(f.seedFromHeight), ToHeight: uint32(f.seedToHeight)})
+}
+
 // runTrace resolves seeds and runs the trace for every model.
 func runTrace(ctx context.Context, env *Env, ix *index.Index, f *traceFlags, seedArgs []string) ([]*taint.Result, error) {
 	p, models, err := f.params()
@@ -121,6 +126,9 @@ func runTrace(ctx context.Context, env *Env, ix *index.Index, f *traceFlags, see
 	}
 	seeds, attr, err := traceSetup(ix, f, seedArgs)
 	if err != nil {
+		return nil, err
+	}
+	if p.Inputs, err = f.evidence(ctx, ix, seedArgs); err != nil {
 		return nil, err
 	}
 	if isTerminal(env.Stderr) {
@@ -217,6 +225,9 @@ func runTraceStreams(ctx context.Context, env *Env, ix *index.Index, f *traceFla
 	if err != nil {
 		return nil, err
 	}
+	if p.Inputs, err = f.evidence(ctx, ix, seedArgs); err != nil {
+		return nil, err
+	}
 	if isTerminal(env.Stderr) {
 		var last time.Time
 		p.Progress = func(n int) {
@@ -265,6 +276,10 @@ func writeStreams(w io.Writer, ss []*taint.TraceStream, format string, opt repor
 			heads[i] = s.Head()
 		}
 		return report.Text(w, heads)
+	case "freeze", "freeze-json":
+		return report.FreezeStreams(w, ss, format == "freeze-json")
+	case "seizable", "seizable-json":
+		return report.SeizableStreams(w, ss, format == "seizable-json")
 	case "graphml", "html":
 		rs := make([]*taint.Result, len(ss))
 		for i, s := range ss {
@@ -276,8 +291,10 @@ func writeStreams(w io.Writer, ss []*taint.TraceStream, format string, opt repor
 		}
 		return writeResults(w, rs, format, opt)
 	}
-	return usagef("unknown --format %q (want text, json, csv, graphml or html)", format)
+	return usagef("unknown --format %q (want %s)", format, traceFormats)
 }
+
+const traceFormats = "text, json, csv, graphml, html, freeze, freeze-json, seizable or seizable-json"
 
 func init() {
 	f := &traceFlags{}
@@ -290,8 +307,18 @@ func init() {
 			if g.json {
 				f.format = "json"
 			}
-			if _, _, err := f.params(); err != nil {
+			p, _, err := f.params()
+			if err != nil {
 				return err
+			}
+			switch f.format {
+			case "text", "json", "csv", "graphml", "html":
+			case "freeze", "freeze-json", "seizable", "seizable-json":
+				if p.Direction != taint.Forward {
+					return usagef("--format %s lists where the taint went: it needs --direction forward", f.format)
+				}
+			default:
+				return usagef("unknown --format %q (want %s)", f.format, traceFormats)
 			}
 			return g.withReader(env, func(ix *index.Index) error {
 				ss, err := runTraceStreams(ctx, env, ix, f, append(append([]string(nil), f.from...), args...))

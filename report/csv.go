@@ -11,7 +11,7 @@ import (
 )
 
 // CSVHeader is the header of CSV.
-var CSVHeader = []string{"model", "txid", "vout", "address", "value_sat", "taint_sat", "hops", "spent", "stop", "label", "category", "height"}
+var CSVHeader = []string{"model", "txid", "vout", "address", "value_sat", "taint_sat", "hops", "spent", "stop", "label", "category", "height", "time"}
 
 // CSV writes one row per tainted output per model.
 func CSV(w io.Writer, rs []*taint.Result) error {
@@ -60,6 +60,6 @@ func csvRow(row []string, m taint.Model, o *taint.TaintedOutput) []string {
 	row[0], row[1], row[2], row[3] = m.String(), o.TxID.String(), strconv.FormatUint(uint64(o.Vout), 10), o.Address
 	row[4], row[5], row[6] = strconv.FormatInt(o.ValueSat, 10), strconv.FormatInt(o.TaintSat, 10), strconv.Itoa(o.Hops)
 	row[7], row[8], row[9], row[10] = strconv.FormatBool(o.Spent), o.Stop.String(), labels.Escape(o.Label), labels.Escape(o.Category)
-	row[11] = strconv.FormatUint(uint64(o.Height), 10)
+	row[11], row[12] = strconv.FormatUint(uint64(o.Height), 10), o.Time
 	return row
 }

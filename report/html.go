@@ -43,12 +43,14 @@ func HTML(w io.Writer, rs []*taint.Result, opt HTMLOptions) error {
 		return err
 	}
 	type section struct {
-		R       *taint.Result
-		SVG     template.HTML
-		Rows    []taint.TaintedOutput
-		More    int
-		Hash    string
-		Arrived int64
+		R        *taint.Result
+		SVG      template.HTML
+		Rows     []taint.TaintedOutput
+		More     int
+		Hash     string
+		Arrived  int64
+		Deposits []Deposit
+		Seizable []Seizable
 	}
 	var secs []section
 	for _, r := range rs {
@@ -75,7 +77,20 @@ func HTML(w io.Writer, rs []*taint.Result, opt HTMLOptions) error {
 		if i := strings.LastIndex(string(j), `"result_sha256":"`); i >= 0 {
 			hash = string(j[i+17 : len(j)-2])
 		}
-		secs = append(secs, section{R: r, SVG: template.HTML(flowSVG(buildFlow(r, opt.MaxGraphTxs))), Rows: rows, More: more, Hash: hash, Arrived: r.Summary.ArrivedSat()})
+		sec := section{R: r, SVG: template.HTML(flowSVG(buildFlow(r, opt.MaxGraphTxs))), Rows: rows, More: more, Hash: hash, Arrived: r.Summary.ArrivedSat()}
+		if r.Params.Direction == taint.Forward {
+			src := resultSources([]*taint.Result{r})[0]
+			if sec.Deposits, err = src.deposits(); err != nil {
+				return err
+			}
+			if sec.Seizable, err = src.seizable(); err != nil {
+				return err
+			}
+			if len(sec.Seizable) > opt.MaxRows {
+				sec.Seizable = sec.Seizable[:opt.MaxRows]
+			}
+		}
+		secs = append(secs, sec)
 	}
 	return htmlTmpl.Execute(w, map[string]any{"Opt": opt, "Summary": summary.String(), "Secs": secs})
 }
@@ -97,16 +112,29 @@ th{background:#eef1f6}td.n{text-align:right;font-variant-numeric:tabular-nums}
 <h2>Summary</h2><pre>{{.Summary}}</pre>
 {{range .Secs}}
 <h2>Model: {{.R.Model}}</h2>
-<p class="muted">direction {{.R.Params.Direction}}, max hops {{.R.Params.MaxHops}}, min sats {{.R.Params.MinSats}}, tip {{.R.TipHeight}} <code>{{.R.TipHash}}</code><br>result_sha256 <code>{{.Hash}}</code></p>
+<p class="muted">direction {{.R.Params.Direction}}, max hops {{.R.Params.MaxHops}}, min sats {{.R.Params.MinSats}}, max txs {{.R.Params.MaxTxs}}, tip {{.R.TipHeight}} <code>{{.R.TipHash}}</code><br>result_sha256 <code>{{.Hash}}</code></p>
+<table class="inputs"><tr><th colspan="2">inputs (re-run with <code>cointrail verify-result</code>)</th></tr>
+<tr><td>tool version</td><td><code>{{.R.Inputs.ToolVersion}}</code></td></tr>
+<tr><td>index digest</td><td><code>{{.R.Inputs.IndexDigest}}</code></td></tr>
+<tr><td>labels</td><td><code>{{.R.Inputs.LabelsDigest}}</code>{{range .R.Inputs.LabelFiles}}<br>file <code>{{.FileSHA256}}</code> ({{clean .Format}}, {{.Labels}} labels){{end}}</td></tr>
+<tr><td>clusters</td><td><code>{{.R.Inputs.ClustersDigest}}</code>{{with .R.Inputs.ClusterTip}} (clustered tip {{.Height}}, {{.Addresses}} addresses, {{.Merges}} merges){{end}}</td></tr>
+<tr><td>seeds</td><td>{{range .R.Inputs.Seeds}}<code>{{clean .}}</code> {{end}}{{if or .R.Inputs.SeedFromHeight .R.Inputs.SeedToHeight}}(heights {{.R.Inputs.SeedFromHeight}}..{{.R.Inputs.SeedToHeight}}){{end}}</td></tr>
+<tr><td>parameters</td><td>stop at CoinJoins {{.R.Params.StopAtCoinJoin}}, stop at services {{.R.Params.StopAtService}}, fees to coinbase {{.R.Params.FeesToCoinbase}}, heights {{.R.Params.FromHeight}}..{{.R.Params.ToHeight}}, times {{.R.Params.FromTime}}..{{.R.Params.ToTime}}</td></tr>
+{{if .R.Inputs.CapsBound}}<tr><td>server caps that bound</td><td>{{range .R.Inputs.CapsBound}}{{.Param}} {{.Value}} {{end}}</td></tr>{{end}}
+</table>
 <p>Traced {{btc .R.Summary.TracedSat}} BTC: {{btc .Arrived}} BTC reached services, {{btc .R.Summary.UnspentSat}} BTC still unspent, {{btc .R.Summary.FeeSat}} BTC lost to fees.</p>
 <div class="svgwrap">{{.SVG}}</div>
 {{if .R.Summary.Arrived}}<table><tr><th>entity</th><th>category</th><th>BTC</th><th>first block</th></tr>
 {{range .R.Summary.Arrived}}<tr class="arrival"><td>{{clean .Label}}</td><td>{{clean .Category}}</td><td class="n">{{btc .Sat}}</td><td class="n">{{.FirstHeight}}</td></tr>{{end}}</table>{{end}}
-<table><tr><th>txid:vout</th><th>address</th><th>value BTC</th><th>taint BTC</th><th>hops</th><th>spent</th><th>stop</th><th>label</th></tr>
-{{range .Rows}}<tr{{if eq .Stop.String "arrival"}} class="arrival"{{else if eq .Stop.String "unspent"}} class="unspent"{{end}}><td><code>{{.TxID}}:{{.Vout}}</code></td><td><code>{{.Address}}</code></td><td class="n">{{btc .ValueSat}}</td><td class="n">{{btc .TaintSat}}</td><td class="n">{{.Hops}}</td><td>{{.Spent}}</td><td>{{.Stop}}</td><td>{{clean .Label}}</td></tr>{{end}}
+{{if .Deposits}}<h3>Deposits to freeze</h3><table><tr><th>entity</th><th>address</th><th>txid:vout</th><th>height</th><th>time (UTC)</th><th>taint BTC</th><th>hops</th></tr>
+{{range .Deposits}}<tr class="arrival"><td>{{clean .Entity}}</td><td><code>{{.Address}}</code></td><td><code>{{.TxID}}:{{.Vout}}</code></td><td class="n">{{.Height}}</td><td>{{.Time}}</td><td class="n">{{btc .TaintSat}}</td><td class="n">{{.Hops}}</td></tr>{{end}}</table>{{end}}
+{{if .Seizable}}<h3>Seizable: unspent tainted outputs</h3><table><tr><th>address</th><th>txid:vout</th><th>height</th><th>time (UTC)</th><th>taint BTC</th><th>label</th></tr>
+{{range .Seizable}}<tr class="unspent"><td><code>{{.Address}}</code></td><td><code>{{.TxID}}:{{.Vout}}</code></td><td class="n">{{.Height}}</td><td>{{.Time}}</td><td class="n">{{btc .TaintSat}}</td><td>{{clean .Label}}</td></tr>{{end}}</table>{{end}}
+<table><tr><th>txid:vout</th><th>address</th><th>value BTC</th><th>taint BTC</th><th>hops</th><th>spent</th><th>stop</th><th>label</th><th>time (UTC)</th></tr>
+{{range .Rows}}<tr{{if eq .Stop.String "arrival"}} class="arrival"{{else if eq .Stop.String "unspent"}} class="unspent"{{end}}><td><code>{{.TxID}}:{{.Vout}}</code></td><td><code>{{.Address}}</code></td><td class="n">{{btc .ValueSat}}</td><td class="n">{{btc .TaintSat}}</td><td class="n">{{.Hops}}</td><td>{{.Spent}}</td><td>{{.Stop}}</td><td>{{clean .Label}}</td><td>{{.Time}}</td></tr>{{end}}
 </table>{{if .More}}<p class="muted">{{.More}} more outputs not shown (the JSON and CSV formats list all).</p>{{end}}
 {{end}}
-<p class="muted">Generated by cointrail. Re-run the same command on the same index to get a byte-identical file.</p>
+<p class="muted">Generated by cointrail. The same command on an index with the inputs above (the same index digest, labels and clusters, the same tool version) writes a byte-identical file; <code>cointrail verify-result</code> re-runs the trace's JSON and names any input that differs.</p>
 </body></html>
 `))
 

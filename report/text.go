@@ -70,6 +70,14 @@ func Text(w io.Writer, rs []*taint.Result) error {
 		return err
 	}
 	fmt.Fprintf(w, "time span %s .. %s\n", when(r0.Summary.FirstTime), when(r0.Summary.LastTime))
+	if in := r0.Inputs; in.ToolVersion != "" {
+		// What the figures depend on, as the JSON's inputs record it.
+		fmt.Fprintf(w, "inputs: cointrail %s, index %s, labels %s (%d files), clusters %s\n",
+			in.ToolVersion, in.IndexDigest, in.LabelsDigest, len(in.LabelFiles), in.ClustersDigest)
+		for _, c := range in.CapsBound {
+			fmt.Fprintf(w, "note: the server's cap %s=%d stopped this trace\n", c.Param, c.Value)
+		}
+	}
 	ents := entities(rs)
 	if len(ents) > 0 {
 		if backward {

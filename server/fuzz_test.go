@@ -48,7 +48,7 @@ func FuzzParseTraceRequest(f *testing.F) {
 			}
 			return
 		}
-		if p.MaxHops < 1 || p.MaxHops > lim.MaxHops || p.MaxTxs < 1 || p.MaxTxs > lim.JobMaxTxs || !p.Model.Valid() {
+		if p.MaxHops < 0 || p.MaxHops > lim.MaxHops || p.HopCap != lim.MaxHops || p.MaxTxs < 1 || effTxs(p) > lim.JobMaxTxs || !p.Model.Valid() {
 			t.Fatalf("accepted params beyond the limits: %+v", p)
 		}
 	})

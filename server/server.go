@@ -28,6 +28,7 @@ type Server struct {
 	rate  *limiter
 
 	screens screeners
+	inputs  inputsCache
 
 	keysMu sync.RWMutex
 	keys   map[[32]byte]APIKey

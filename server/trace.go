@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cointrail/cointrail/attrib"
 	"github.com/cointrail/cointrail/index"
 	"github.com/cointrail/cointrail/taint"
 )
@@ -25,8 +26,8 @@ type TraceRequest struct {
 	Seeds          []string `json:"seeds"`
 	Model          string   `json:"model,omitempty"`     // default haircut
 	Direction      string   `json:"direction,omitempty"` // default forward
-	MaxHops        int      `json:"max_hops,omitempty"`  // 0: the server's max_hops
-	MaxTxs         int      `json:"max_txs,omitempty"`   // 0: sync_max_txs; above it the trace runs as a job
+	MaxHops        int      `json:"max_hops,omitempty"`  // 0: no limit (as the CLI), capped at the server's max_hops
+	MaxTxs         int      `json:"max_txs,omitempty"`   // 0: 1,000,000 (as the CLI), capped at job_max_txs; above sync_max_txs the trace runs as a job
 	MinSats        *int64   `json:"min_sats,omitempty"`  // default 1000
 	FromHeight     uint32   `json:"from_height,omitempty"`
 	ToHeight       uint32   `json:"to_height,omitempty"`
@@ -67,9 +68,9 @@ func (q *TraceRequest) params(lim Limits) (taint.Params, error) {
 	case len(q.Seeds) > maxSeeds:
 		return bad("%d seeds, at most %d", len(q.Seeds), maxSeeds)
 	case q.MaxHops < 0 || q.MaxHops > lim.MaxHops:
-		return bad("max_hops %d: this server allows 1..%d (0 means %d)", q.MaxHops, lim.MaxHops, lim.MaxHops)
+		return bad("max_hops %d: this server allows 1..%d (0: no limit, capped at %d)", q.MaxHops, lim.MaxHops, lim.MaxHops)
 	case q.MaxTxs < 0 || q.MaxTxs > lim.JobMaxTxs:
-		return bad("max_txs %d: this server allows 1..%d (0 means %d)", q.MaxTxs, lim.JobMaxTxs, lim.SyncMaxTxs)
+		return bad("max_txs %d: this server allows 1..%d (0: %d, capped at %d)", q.MaxTxs, lim.JobMaxTxs, taint.DefaultParams().MaxTxs, lim.JobMaxTxs)
 	}
 	for i, s := range q.Seeds {
 		if s == "" || len(s) > maxSeedLen {
@@ -88,13 +89,15 @@ func (q *TraceRequest) params(lim Limits) (taint.Params, error) {
 			return p, fmt.Errorf("%w: trace: %w", ErrBadInput, err)
 		}
 	}
-	p.MaxHops = q.MaxHops
-	if p.MaxHops == 0 {
-		p.MaxHops = lim.MaxHops
+	// The defaults are the CLI's (taint.DefaultParams); the server's
+	// limits are caps, which a result reports when they bind and which
+	// otherwise leave it byte-identical to the CLI's.
+	p.MaxHops, p.HopCap = q.MaxHops, lim.MaxHops
+	if q.MaxTxs != 0 {
+		p.MaxTxs = q.MaxTxs
 	}
-	p.MaxTxs = q.MaxTxs
-	if p.MaxTxs == 0 {
-		p.MaxTxs = lim.SyncMaxTxs
+	if p.MaxTxs > lim.JobMaxTxs {
+		p.TxCap = lim.JobMaxTxs
 	}
 	if q.MinSats != nil {
 		p.MinSats = *q.MinSats
@@ -113,6 +116,49 @@ func (q *TraceRequest) params(lim Limits) (taint.Params, error) {
 		return p, fmt.Errorf("%w: trace: %w", ErrBadInput, err)
 	}
 	return p, nil
+}
+
+// inputsCache keeps the inputs and the attribution of the last tip: the
+// index and cluster digests read the whole index and clustering, and
+// neither they nor the labels (fixed while the server runs) change between
+// blocks. A trace uses the attribution `cointrail trace` builds
+// (attrib.Build: labels, and the clustering where it defines entities), so
+// the API and the CLI give the same result on the same index. Read under
+// the chain read lock.
+type inputsCache struct {
+	mu     sync.Mutex
+	height int64
+	hash   string
+	in     *taint.Inputs
+	attr   *attrib.Map
+}
+
+func (c *inputsCache) get(ctx context.Context, ix *index.Index, seeds []string, w index.SeedWindow) (taint.Inputs, *attrib.Map, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st := ix.Status()
+	if c.in == nil || c.height != st.TipHeight || c.hash != st.TipHash {
+		in, err := attrib.Evidence(ctx, ix, nil, index.SeedWindow{})
+		if err != nil {
+			return in, nil, err
+		}
+		attr, err := attrib.Build(ix, nil)
+		if err != nil {
+			return in, nil, err
+		}
+		c.height, c.hash, c.in, c.attr = st.TipHeight, st.TipHash, &in, attr
+	}
+	in := *c.in
+	in.Seeds, in.SeedFromHeight, in.SeedToHeight = append([]string{}, seeds...), w.FromHeight, w.ToHeight
+	return in, c.attr, nil
+}
+
+// effTxs is the most transactions a trace of p visits.
+func effTxs(p taint.Params) int {
+	if p.TxCap > 0 && (p.MaxTxs == 0 || p.TxCap < p.MaxTxs) {
+		return p.TxCap
+	}
+	return p.MaxTxs
 }
 
 // emptyGraph lets params be validated by taint.Trace itself without an
@@ -156,6 +202,11 @@ func (s *Server) streamTrace(ctx context.Context, q TraceRequest, p taint.Params
 	s.e.mu.RLock()
 	defer s.e.mu.RUnlock()
 	sw := index.SeedWindow{FromHeight: q.SeedFromHeight, ToHeight: q.SeedToHeight}
+	var err error
+	var attr *attrib.Map
+	if p.Inputs, attr, err = s.inputs.get(ctx, s.ix, q.Seeds, sw); err != nil {
+		return err
+	}
 	var seeds []taint.Seed
 	for _, sd := range q.Seeds {
 		outs, err := s.ix.ResolveSeed(sd, sw)
@@ -166,11 +217,14 @@ func (s *Server) streamTrace(ctx context.Context, q TraceRequest, p taint.Params
 			seeds = append(seeds, taint.Seed{Out: o.Out, Amount: o.Amount})
 		}
 	}
-	st, err := taint.Stream(ctx, &index.Graph{Index: s.ix}, s.e.book, seeds, p, taint.StreamOptions{}, s.log)
+	st, err := taint.Stream(ctx, &index.Graph{Index: s.ix}, attr, seeds, p, taint.StreamOptions{}, s.log)
 	if st != nil {
 		defer st.Close()
 	}
 	if errors.Is(err, taint.ErrLimit) {
+		if lim := effTxs(p); lim < p.MaxTxs {
+			return fmt.Errorf("%w: the trace visits more than %d transactions (max_txs=%d; the server caps it at %d)", ErrLimit, lim, p.MaxTxs, lim)
+		}
 		return fmt.Errorf("%w: the trace visits more than max_txs=%d transactions; ask for more (up to %d) and it runs as a job", ErrLimit, p.MaxTxs, s.cfg.Limits.JobMaxTxs)
 	}
 	if err != nil {
@@ -189,7 +243,7 @@ func (s *Server) handleTrace(w http.ResponseWriter, r *http.Request, _ *APIKey) 
 	if err != nil {
 		return err
 	}
-	if q.Async || p.MaxTxs > s.cfg.Limits.SyncMaxTxs {
+	startJob := func() error {
 		j, err := s.jobs.start(func(ctx context.Context, w io.Writer) error { return s.streamTrace(ctx, q, p, w) })
 		if err != nil {
 			w.Header().Set("Retry-After", "5")
@@ -199,7 +253,22 @@ func (s *Server) handleTrace(w http.ResponseWriter, r *http.Request, _ *APIKey) 
 		writeJSON(w, http.StatusAccepted, j.view())
 		return nil
 	}
-	out, err := s.runTrace(r.Context(), q, p)
+	syncMax := s.cfg.Limits.SyncMaxTxs
+	if q.Async || q.MaxTxs > syncMax {
+		return startJob()
+	}
+	// A trace of the default max_txs runs at once within sync_max_txs
+	// transactions (a cap that, unless it binds, leaves the result as it
+	// is) and becomes a job when it needs more.
+	ps := p
+	budget := effTxs(p) > syncMax
+	if budget {
+		ps.TxCap = syncMax
+	}
+	out, err := s.runTrace(r.Context(), q, ps)
+	if budget && errors.Is(err, ErrLimit) {
+		return startJob()
+	}
 	if err != nil {
 		return err
 	}

@@ -39,6 +39,15 @@ type Params struct {
 	// StopAtService makes an output at an attributed address an arrival
 	// (backward: a source) that is not followed.
 	StopAtService bool `json:"stop_at_service"`
+	// HopCap and TxCap are a server's caps on MaxHops and MaxTxs (0: none):
+	// the trace stops at the lower of a limit and its cap, and a cap that
+	// stops it is reported in the result's Inputs.CapsBound. A cap that
+	// does not bind leaves the result byte-identical to the uncapped trace
+	// of the same parameters.
+	HopCap int `json:"-"`
+	TxCap  int `json:"-"`
+	// Inputs are recorded in the result as its "inputs" (see Inputs).
+	Inputs Inputs `json:"-"`
 	// Progress, if set, is called every ProgressEvery transactions and once
 	// at the end with the number of transactions visited.
 	Progress func(txsVisited int) `json:"-"`
@@ -68,6 +77,8 @@ func (p *Params) validate() error {
 		return fmt.Errorf("%w: unknown direction %s (valid: forward, backward)", ErrBadParams, p.Direction)
 	case p.MaxHops < 0:
 		return fmt.Errorf("%w: max_hops %d is negative", ErrBadParams, p.MaxHops)
+	case p.HopCap < 0 || p.TxCap < 0:
+		return fmt.Errorf("%w: negative cap (max_hops %d, max_txs %d)", ErrBadParams, p.HopCap, p.TxCap)
 	case p.MinSats < 0:
 		return fmt.Errorf("%w: min_sats %d is negative", ErrBadParams, p.MinSats)
 	case p.MaxTxs < 0:
@@ -82,6 +93,14 @@ func (p *Params) validate() error {
 		return fmt.Errorf("%w: fees_to_coinbase applies to forward traces only", ErrBadParams)
 	}
 	return nil
+}
+
+// capped is the lower non-zero of a limit and its cap (0: neither).
+func capped(limit, cap int) int {
+	if cap > 0 && (limit == 0 || cap < limit) {
+		return cap
+	}
+	return limit
 }
 
 func (p *Params) hasWindow() bool {

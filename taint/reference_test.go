@@ -616,6 +616,9 @@ func (t *refTracer) result(seeds []SeedInfo, truncated bool) *Result {
 	r := &Result{TipHeight: tipH, TipHash: displayHash(tipHash), Model: t.p.Model, Params: t.p, Seeds: seeds,
 		Outputs: make([]TaintedOutput, 0, len(t.recs)), Edges: make([]Edge, 0, len(t.edges))}
 	r.Params.Progress = nil
+	r.Params.Inputs = Inputs{}
+	r.Inputs = t.p.Inputs
+	r.Inputs.normalize()
 	s := &r.Summary
 	s.TracedSat, s.FeeSat, s.InCoinJoinSat, s.StoppedSat = t.traced, t.fee, t.inCoinJoin, t.stoppedExtra
 	s.TxsVisited, s.CoinJoins, s.Consolidations, s.FanOuts = t.visited, t.coinJoins, t.consolidations, t.fanOuts
@@ -634,7 +637,7 @@ func (t *refTracer) result(seeds []SeedInfo, truncated bool) *Result {
 		rc := &t.recs[i]
 		o := TaintedOutput{Out: rc.out, TxID: t.txid(rc.tx), Vout: rc.vout, Address: g.AddrString(rc.addr),
 			ValueSat: rc.value, TaintSat: rc.taint, Hops: int(rc.hops), Spent: rc.spender != NoTx, Stop: rc.stop,
-			Height: g.TxHeight(rc.tx)}
+			Height: g.TxHeight(rc.tx), Time: UTC(g.BlockTime(g.TxHeight(rc.tx)))}
 		if segs := t.segsOf(rc); len(segs) > 0 {
 			o.Segments = slices.Clone(segs)
 		}

@@ -16,6 +16,7 @@ type Result struct {
 	TipHash   Hash            `json:"tip_hash"`
 	Model     Model           `json:"model"`
 	Params    Params          `json:"params"`
+	Inputs    Inputs          `json:"inputs"`
 	Seeds     []SeedInfo      `json:"seeds"`
 	Summary   Summary         `json:"summary"`
 	Outputs   []TaintedOutput `json:"outputs"`
@@ -94,6 +95,7 @@ type TaintedOutput struct {
 	Label    string `json:"label"`
 	Category string `json:"category"`
 	Height   uint32 `json:"height"` // of the transaction that created it
+	Time     string `json:"time"`   // its block's time, RFC 3339 UTC
 }
 
 // Edge is taint moving from output Vout of FromTx into ToTx; Fee edges carry

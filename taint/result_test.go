@@ -73,7 +73,7 @@ func TestVerifyJSON(t *testing.T) {
 	// The documented construction: hash of the object without its last member.
 	i := bytes.LastIndex(b, []byte(`,"result_sha256"`))
 	var back map[string]any
-	if err := json.Unmarshal(b, &back); err != nil || i < 0 || len(back) != 9 {
+	if err := json.Unmarshal(b, &back); err != nil || i < 0 || len(back) != 10 {
 		t.Fatalf("decoded %d keys, err %v", len(back), err)
 	}
 	tampered := bytes.Replace(b, []byte(`"traced_sat":100000`), []byte(`"traced_sat":100001`), 1)

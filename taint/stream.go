@@ -50,7 +50,13 @@ func (t *tracer) stream(seeds []SeedInfo, truncated bool) (*TraceStream, error) 
 	*r = Result{TipHeight: tipH, TipHash: displayHash(tipHash), Model: t.p.Model, Params: t.p, Seeds: seeds,
 		Outputs: []TaintedOutput{}, Edges: []Edge{}}
 	r.Params.Progress = nil
+	r.Params.Inputs = Inputs{}
+	r.Inputs = t.p.Inputs
+	r.Inputs.LabelFiles = slices.Clone(r.Inputs.LabelFiles)
+	r.Inputs.Seeds = slices.Clone(r.Inputs.Seeds)
+	r.Inputs.CapsBound = slices.Clone(r.Inputs.CapsBound)
 	r.nOut = t.nOut
+	hopCapBound := false
 	sm := &r.Summary
 	sm.TracedSat, sm.FeeSat, sm.InCoinJoinSat, sm.StoppedSat = t.traced, t.fee, t.inCoinJoin, t.stoppedExtra
 	sm.TxsVisited, sm.CoinJoins, sm.Consolidations, sm.FanOuts = t.visited, t.coinJoins, t.consolidations, t.fanOuts
@@ -88,6 +94,9 @@ func (t *tracer) stream(seeds []SeedInfo, truncated bool) (*TraceStream, error) 
 			sm.DustSat += rc.taint
 		case StopMaxHops, StopWindow, StopCoinJoin, StopLimit:
 			sm.StoppedSat += rc.taint
+			if rc.stop == StopMaxHops && t.maxHops != t.p.MaxHops && (t.p.MaxHops == 0 || int(rc.hops) < t.p.MaxHops) {
+				hopCapBound = true
+			}
 		case StopMined:
 			sm.MinedSat += rc.taint
 		}
@@ -100,6 +109,13 @@ func (t *tracer) stream(seeds []SeedInfo, truncated bool) (*TraceStream, error) 
 		return cmp.Or(cmp.Compare(b.Sat, a.Sat), cmp.Compare(a.Label, b.Label), cmp.Compare(a.Category, b.Category))
 	})
 	sm.PeelChains = t.peelChains()
+	if hopCapBound {
+		r.Inputs.CapsBound = append(r.Inputs.CapsBound, Cap{Param: "max_hops", Value: t.maxHops})
+	}
+	if t.txCapBound {
+		r.Inputs.CapsBound = append(r.Inputs.CapsBound, Cap{Param: "max_txs", Value: t.maxTxs})
+	}
+	r.Inputs.normalize()
 	return s, nil
 }
 
@@ -156,6 +172,16 @@ type txCursor struct {
 	height     uint32
 	hash       Hash
 	hashDone   bool
+	timeH      uint32
+	timeS      string
+}
+
+// time is the RFC 3339 UTC time of the current transaction's block.
+func (c *txCursor) time() string {
+	if c.timeS == "" || c.timeH != c.height {
+		c.timeH, c.timeS = c.height, UTC(c.g.BlockTime(c.height))
+	}
+	return c.timeS
 }
 
 func (c *txCursor) set(tx uint32) {
@@ -202,7 +228,7 @@ func (s *TraceStream) EachOutput(fn func(o *TaintedOutput) error) error {
 		addr := g.OutAddr(id)
 		o = TaintedOutput{Out: id, TxID: cur.txid(), Vout: uint32(id - cur.first), Address: g.AddrString(addr),
 			ValueSat: g.OutValue(id), TaintSat: rc.taint, Hops: int(rc.hops),
-			Spent: g.OutSpender(id) != NoTx, Stop: rc.stop, Height: cur.height}
+			Spent: g.OutSpender(id) != NoTx, Stop: rc.stop, Height: cur.height, Time: cur.time()}
 		if segs := t.segsOf(id); len(segs) > 0 {
 			segBuf = append(segBuf[:0], segs...)
 			o.Segments = segBuf
@@ -417,6 +443,8 @@ func appendOutputJSON(b []byte, o *TaintedOutput) []byte {
 	b = appendJSONString(b, o.Category)
 	b = append(b, `,"height":`...)
 	b = strconv.AppendUint(b, uint64(o.Height), 10)
+	b = append(b, `,"time":`...)
+	b = appendJSONString(b, o.Time)
 	return append(b, '}')
 }
 

@@ -98,7 +98,8 @@ func Stream(ctx context.Context, g Graph, attr Attribution, seeds []Seed, p Para
 		log = slog.New(slog.DiscardHandler)
 	}
 	t := &tracer{g: g, attr: attr, p: p, cbPend: map[uint32]*cbPending{}, ar: &arena{dir: opt.TempDir},
-		firstTime: math.MaxInt64, lastTime: math.MinInt64, lastH: math.MaxUint32}
+		firstTime: math.MaxInt64, lastTime: math.MinInt64, lastH: math.MaxUint32,
+		maxHops: capped(p.MaxHops, p.HopCap), maxTxs: capped(p.MaxTxs, p.TxCap)}
 	// The arrays are sized from the graph's last tx: a corrupt one must stop
 	// the trace before any id is used as an index into them.
 	if err := t.fail(t.alloc()); err != nil {
@@ -146,6 +147,9 @@ type tracer struct {
 	attr Attribution
 	p    Params
 	ar   *arena
+
+	maxHops, maxTxs int // the limits with their caps
+	txCapBound      bool
 
 	numOuts uint64
 	numTxs  uint32
@@ -423,7 +427,7 @@ func (t *tracer) stopFor(out uint64, r *outState, tx, spender uint32) Stop {
 	switch {
 	case r.taint < t.p.MinSats:
 		return StopDust
-	case t.p.MaxHops > 0 && r.hops >= uint32(t.p.MaxHops):
+	case t.maxHops > 0 && r.hops >= uint32(t.maxHops):
 		return StopMaxHops
 	case t.p.StopAtCoinJoin && r.flags&fViaCJ != 0:
 		return StopCoinJoin
@@ -490,10 +494,14 @@ func (t *tracer) run(ctx context.Context) error {
 		if !ok {
 			return nil
 		}
-		if t.p.MaxTxs > 0 && t.visited >= t.p.MaxTxs {
+		if t.maxTxs > 0 && t.visited >= t.maxTxs {
 			for ok {
 				t.truncate(k)
 				k, ok = t.next()
+			}
+			if t.maxTxs != t.p.MaxTxs {
+				t.txCapBound = true
+				return fmt.Errorf("%w: visited the cap of %d transactions (max_txs=%d)", ErrLimit, t.maxTxs, t.p.MaxTxs)
 			}
 			return fmt.Errorf("%w: visited max_txs=%d transactions", ErrLimit, t.p.MaxTxs)
 		}

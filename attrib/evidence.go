@@ -1,0 +1,58 @@
+package attrib
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+
+	"github.com/cointrail/cointrail/cluster"
+	"github.com/cointrail/cointrail/index"
+	"github.com/cointrail/cointrail/labels"
+	"github.com/cointrail/cointrail/taint"
+)
+
+// Evidence computes the inputs a trace on ix records (taint.Inputs): the
+// tool version, the index digest at the tip, the label set (overall and
+// per imported file, as `cointrail labels digest`) and the clustering (as
+// `cointrail index digest` prints clusters_sha256), with the seeds as
+// given. The index digest reads the whole index: a trace pays for it once.
+func Evidence(ctx context.Context, ix *index.Index, seeds []string, w index.SeedWindow) (taint.Inputs, error) {
+	in := taint.Inputs{ToolVersion: taint.ToolVersion(), Seeds: append([]string{}, seeds...),
+		SeedFromHeight: w.FromHeight, SeedToHeight: w.ToHeight}
+	var err error
+	if in.IndexDigest, err = ix.Digest(); err != nil {
+		return in, fmt.Errorf("index digest: %w", err)
+	}
+	ld, err := labels.Digest(ix.Store, ix.Net)
+	if err != nil {
+		return in, err
+	}
+	in.LabelsDigest = "none"
+	if len(ld.Files) > 0 {
+		in.LabelsDigest = ld.SHA256
+	}
+	for _, f := range ld.Files {
+		in.LabelFiles = append(in.LabelFiles, taint.LabelFile{FileSHA256: f.FileSHA256, Format: f.Format, Labels: f.Labels, SHA256: f.SHA256})
+	}
+	cd, err := cluster.Digest(ctx, ix)
+	var r *cluster.Reader
+	if err == nil {
+		r, err = cluster.Open(ix)
+	}
+	switch {
+	case err == nil:
+		tip := r.Tip()
+		in.ClustersDigest = hex.EncodeToString(cd[:])
+		in.ClusterTip = &taint.ClusterTip{Height: tip.Height, Hash: tip.Hash, Addresses: tip.Addrs, Merges: tip.Merges}
+	case errors.Is(err, cluster.ErrNotBuilt):
+		in.ClustersDigest = "none"
+	case errors.Is(err, cluster.ErrIncomplete): // before ErrRebuild, which it also matches
+		in.ClustersDigest = "incomplete"
+	case errors.Is(err, cluster.ErrRebuild):
+		in.ClustersDigest = "stale"
+	default:
+		return in, err
+	}
+	return in, nil
+}
