@@ -85,10 +85,12 @@ type rawBlock struct {
 }
 
 // DefaultBatchBytes of raw blocks share a commit. Every commit is durable
-// (two msyncs and a synced store write, Connect), and rewrites the pages of
-// older records it changed (spent marks, address heads, hash-table slots):
-// small batches write those pages again and again. At 16 MiB the commits
-// cost ~5 % of a 300k-tx ingest (BENCHMARKS.md); at 4 MiB they cost ~70 %.
+// (two msyncs and a synced store write, Connect) and waits for the pages of
+// older records it changed (spent marks, address heads, hash-table slots),
+// so small batches write those pages again and again: a 300k-tx chain built
+// block by block takes ~1.4x the unsynced build at 16 MiB, ~1.9x at 4 MiB
+// (BENCHMARKS.md). Large first builds take the bulk path, which does not
+// commit per batch; live following commits one block at a time.
 const DefaultBatchBytes = 16 << 20
 
 // commitEvery bounds the work a process kill or power cut can lose.
