@@ -76,7 +76,9 @@ func (t *hashTable) slot(i uint64) uint64 { return binary.LittleEndian.Uint64(t.
 func (t *hashTable) probe(h uint64, match func(id uint32) bool) {
 	mask := t.col.n - 1
 	fp := uint32(h >> 32)
-	for i := h & mask; ; i = (i + 1) & mask {
+	// At most one lap: a table is never more than half full, but a corrupt
+	// one may have no empty slot, and a lookup must end (not found) then.
+	for n, i := uint64(0), h&mask; n <= mask; n, i = n+1, (i+1)&mask {
 		s := t.slot(i)
 		if s == 0 {
 			return

@@ -2,6 +2,7 @@ package index
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -230,4 +231,26 @@ func TestHashTableRebuild(t *testing.T) {
 		}
 		return false
 	})
+}
+
+// TestProbeFullTable: a lookup in a corrupt table with no empty slot ends.
+func TestProbeFullTable(t *testing.T) {
+	dir := t.TempDir()
+	tb, err := openHashTable(dir + "/t.table")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tb.close()
+	for i := uint64(0); i < tb.col.n; i++ {
+		binary.LittleEndian.PutUint64(tb.col.data[i*slotSize:], 1) // id 0, fingerprint 0
+	}
+	calls := 0
+	tb.probe(0xffffffff00000005, func(uint32) bool { calls++; return false })
+	if calls != 0 {
+		t.Fatalf("%d matches of a fingerprint no slot has", calls)
+	}
+	tb.probe(5, func(uint32) bool { calls++; return false })
+	if uint64(calls) != tb.col.n {
+		t.Fatalf("%d candidates in a full table of %d", calls, tb.col.n)
+	}
 }
