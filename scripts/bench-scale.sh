@@ -81,8 +81,8 @@ drop
 run lookups-capped "$limit" "$bin" bench lookups --network "$net" --data "$work/capped" --n "${LOOKUPS:-20000}"
 run lookups-warm 0 "$bin" bench lookups --network "$net" --data "$work/capped" --n "${LOOKUPS:-20000}"
 
-d1=$("$bin" index digest --network "$net" --data "$work/free" | head -1)
-d2=$("$bin" index digest --network "$net" --data "$work/capped" | head -1)
+d1=$("$bin" index digest --network "$net" --data "$work/free" | sed -n 1p)
+d2=$("$bin" index digest --network "$net" --data "$work/capped" | sed -n 1p)
 [ "$d1" = "$d2" ] || { echo "bench-scale: digests differ: $d1 $d2" >&2; exit 1; }
 "$bin" index verify --network "$net" --data "$work/capped" > /dev/null
 rmdir "$cg" 2>/dev/null || true
