@@ -23,31 +23,17 @@ var errDiffers = errors.New("cli: result differs")
 
 // recorded is what verify-result reads back from a result JSON.
 type recorded struct {
-	TipHeight uint32        `json:"tip_height"`
-	TipHash   string        `json:"tip_hash"`
-	Model     string        `json:"model"`
-	Params    recordParams  `json:"params"`
-	Inputs    *taint.Inputs `json:"inputs"`
+	TipHeight uint32          `json:"tip_height"`
+	TipHash   string          `json:"tip_hash"`
+	Model     string          `json:"model"`
+	Params    json.RawMessage `json:"params"`
+	Inputs    *taint.Inputs   `json:"inputs"`
 	Seeds     []struct {
 		TxID      string `json:"txid"`
 		Vout      uint32 `json:"vout"`
 		AmountSat int64  `json:"amount_sat"`
 	} `json:"seeds"`
 	ResultSHA256 string `json:"result_sha256"`
-}
-
-type recordParams struct {
-	Direction      string `json:"direction"`
-	MaxHops        int    `json:"max_hops"`
-	MinSats        int64  `json:"min_sats"`
-	MaxTxs         int    `json:"max_txs"`
-	FromHeight     uint32 `json:"from_height"`
-	ToHeight       uint32 `json:"to_height"`
-	FromTime       int64  `json:"from_time"`
-	ToTime         int64  `json:"to_time"`
-	StopAtCoinJoin bool   `json:"stop_at_coinjoin"`
-	FeesToCoinbase bool   `json:"fees_to_coinbase"`
-	StopAtService  bool   `json:"stop_at_service"`
 }
 
 // splitResults returns the results of a file `trace --format json` (or the
@@ -87,13 +73,11 @@ func verifyOne(ctx context.Context, env *Env, ix *index.Index, b []byte, w io.Wr
 	if p.Model, err = taint.ParseModel(rec.Model); err != nil {
 		return nil, err
 	}
-	if p.Direction, err = taint.ParseDirection(rec.Params.Direction); err != nil {
-		return nil, err
+	// The recorded params are taint.Params' own JSON; fields it lacks keep
+	// their defaults.
+	if err := json.Unmarshal(rec.Params, &p); err != nil {
+		return nil, fmt.Errorf("%w: params: %w", taint.ErrBadParams, err)
 	}
-	rp := rec.Params
-	p.MaxHops, p.MinSats, p.MaxTxs = rp.MaxHops, rp.MinSats, rp.MaxTxs
-	p.FromHeight, p.ToHeight, p.FromTime, p.ToTime = rp.FromHeight, rp.ToHeight, rp.FromTime, rp.ToTime
-	p.StopAtCoinJoin, p.FeesToCoinbase, p.StopAtService = rp.StopAtCoinJoin, rp.FeesToCoinbase, rp.StopAtService
 	for _, c := range rec.Inputs.CapsBound {
 		switch c.Param {
 		case "max_hops":

@@ -21,35 +21,11 @@ import (
 // complete — and the next build gives the uninterrupted build's digest.
 func TestBuildPowerLoss(t *testing.T) {
 	ctx := context.Background()
-	dir, _ := testchain.DMM(t)
-	blocks := filepath.Join(dir, "blocks")
-	net, err := chain.NetworkByName("regtest")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// setup gives an index with the old clustering and every block, and
-	// the sync count at that point.
-	setup := func(fs *pebblecrash.FS) (string, *index.Index, int64) {
-		data := t.TempDir()
-		ix, err := index.Open(data, net, index.Options{StoreFS: fs}, testchain.Log(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := ix.IngestBlkDir(ctx, blocks, index.IngestOptions{StopAfter: 300}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := Build(ctx, ix, crashOpts, nil); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := ix.IngestBlkDir(ctx, blocks, index.IngestOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		return data, ix, fs.Syncs()
-	}
+	opts := crashOpts
 	fs := pebblecrash.New()
-	_, ix, before := setup(fs)
+	_, ix, before := powerCutIndex(t, fs, opts)
 	d0 := digestOf(t, ix)
-	if _, err := Build(ctx, ix, crashOpts, nil); err != nil {
+	if _, err := Build(ctx, ix, opts, nil); err != nil {
 		t.Fatal(err)
 	}
 	after := fs.Syncs()
@@ -64,14 +40,14 @@ func TestBuildPowerLoss(t *testing.T) {
 	for range 10 {
 		at := before + 1 + rng.Int64N(after-before)
 		fs := pebblecrash.New()
-		data, ix, _ := setup(fs)
+		data, ix, _ := powerCutIndex(t, fs, opts)
 		fs.CrashAtSync(at)
-		if _, err := Build(ctx, ix, crashOpts, nil); err != nil {
+		if _, err := Build(ctx, ix, opts, nil); err != nil {
 			t.Fatal(err)
 		}
 		ix.Close()
 		fs.Restore()
-		ix, err := index.Open(data, net, index.Options{StoreFS: fs}, testchain.Log(t))
+		ix, err := index.Open(data, regtestNet(t), index.Options{StoreFS: fs}, testchain.Log(t))
 		if err != nil {
 			t.Fatalf("cut at sync %d: reopen: %v", at, err)
 		}
@@ -87,7 +63,7 @@ func TestBuildPowerLoss(t *testing.T) {
 			ix.Close()
 			t.Fatalf("cut at sync %d: reader %v, digest %x (%v); want the old %x, the new %x or incomplete", at, rerr, d, err, d0, d1)
 		}
-		if _, err := Build(ctx, ix, crashOpts, nil); err != nil {
+		if _, err := Build(ctx, ix, opts, nil); err != nil {
 			t.Fatal(err)
 		}
 		if d := digestOf(t, ix); d != d1 {
@@ -104,34 +80,11 @@ func TestBuildPowerLoss(t *testing.T) {
 // update ends at the digest of one build.
 func TestUpdatePowerLoss(t *testing.T) {
 	ctx := context.Background()
-	dir, _ := testchain.DMM(t)
-	blocks := filepath.Join(dir, "blocks")
-	net, err := chain.NetworkByName("regtest")
-	if err != nil {
-		t.Fatal(err)
-	}
 	opts := crashOpts
 	defer func(n int) { commitOps = n }(commitOps)
 	commitOps = 20 // several commits
-	setup := func(fs *pebblecrash.FS) (string, *index.Index, int64) {
-		data := t.TempDir()
-		ix, err := index.Open(data, net, index.Options{StoreFS: fs}, testchain.Log(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := ix.IngestBlkDir(ctx, blocks, index.IngestOptions{StopAfter: 300}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := Build(ctx, ix, opts, nil); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := ix.IngestBlkDir(ctx, blocks, index.IngestOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		return data, ix, fs.Syncs()
-	}
 	fs := pebblecrash.New()
-	_, ix, before := setup(fs)
+	_, ix, before := powerCutIndex(t, fs, opts)
 	if _, err := Update(ctx, ix, opts, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -149,14 +102,14 @@ func TestUpdatePowerLoss(t *testing.T) {
 	for range 10 {
 		at := before + 1 + rng.Int64N(after-before)
 		fs := pebblecrash.New()
-		data, ix, _ := setup(fs)
+		data, ix, _ := powerCutIndex(t, fs, opts)
 		fs.CrashAtSync(at)
 		if _, err := Update(ctx, ix, opts, nil); err != nil {
 			t.Fatal(err)
 		}
 		ix.Close()
 		fs.Restore()
-		ix, err := index.Open(data, net, index.Options{StoreFS: fs}, testchain.Log(t))
+		ix, err := index.Open(data, regtestNet(t), index.Options{StoreFS: fs}, testchain.Log(t))
 		if err != nil {
 			t.Fatalf("cut at sync %d: reopen: %v", at, err)
 		}
@@ -177,4 +130,37 @@ func TestUpdatePowerLoss(t *testing.T) {
 		}
 		ix.Close()
 	}
+}
+
+// powerCutIndex builds, on a store over fs, an index with a complete
+// clustering of the simulated heist's first 300 blocks and then every
+// block; it returns the data dir, the index and the syncs so far.
+func powerCutIndex(t *testing.T, fs *pebblecrash.FS, opts Options) (string, *index.Index, int64) {
+	t.Helper()
+	ctx := context.Background()
+	dir, _ := testchain.DMM(t)
+	blocks := filepath.Join(dir, "blocks")
+	data := t.TempDir()
+	ix, err := index.Open(data, regtestNet(t), index.Options{StoreFS: fs}, testchain.Log(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ix.IngestBlkDir(ctx, blocks, index.IngestOptions{StopAfter: 300}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Build(ctx, ix, opts, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ix.IngestBlkDir(ctx, blocks, index.IngestOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return data, ix, fs.Syncs()
+}
+
+func regtestNet(t *testing.T) chain.Network {
+	net, err := chain.NetworkByName("regtest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return net
 }

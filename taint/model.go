@@ -105,6 +105,15 @@ func (d Direction) String() string {
 // MarshalText makes a Direction a JSON string.
 func (d Direction) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
 
+// UnmarshalText reads what MarshalText wrote (a result's params, re-run).
+func (d *Direction) UnmarshalText(b []byte) error {
+	v, err := ParseDirection(string(b))
+	if err == nil {
+		*d = v
+	}
+	return err
+}
+
 // ParseDirection parses "forward" or "backward".
 func ParseDirection(s string) (Direction, error) {
 	switch strings.ToLower(strings.TrimSpace(s)) {
