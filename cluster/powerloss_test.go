@@ -39,18 +39,7 @@ func TestBuildPowerLoss(t *testing.T) {
 	seen := map[string]int{}
 	for range 10 {
 		at := before + 1 + rng.Int64N(after-before)
-		fs := pebblecrash.New()
-		data, ix, _ := powerCutIndex(t, fs, opts)
-		fs.CrashAtSync(at)
-		if _, err := Build(ctx, ix, opts, nil); err != nil {
-			t.Fatal(err)
-		}
-		ix.Close()
-		fs.Restore()
-		ix, err := index.Open(data, regtestNet(t), index.Options{StoreFS: fs}, testchain.Log(t))
-		if err != nil {
-			t.Fatalf("cut at sync %d: reopen: %v", at, err)
-		}
+		ix := cutDuring(t, opts, at, func(ix *index.Index) error { _, err := Build(ctx, ix, opts, nil); return err })
 		_, rerr := Open(ix)
 		switch d, err := Digest(ctx, ix); {
 		case errors.Is(rerr, ErrIncomplete) && errors.Is(err, ErrIncomplete):
@@ -101,18 +90,7 @@ func TestUpdatePowerLoss(t *testing.T) {
 	rng := rand.New(rand.NewPCG(6, 6))
 	for range 10 {
 		at := before + 1 + rng.Int64N(after-before)
-		fs := pebblecrash.New()
-		data, ix, _ := powerCutIndex(t, fs, opts)
-		fs.CrashAtSync(at)
-		if _, err := Update(ctx, ix, opts, nil); err != nil {
-			t.Fatal(err)
-		}
-		ix.Close()
-		fs.Restore()
-		ix, err := index.Open(data, regtestNet(t), index.Options{StoreFS: fs}, testchain.Log(t))
-		if err != nil {
-			t.Fatalf("cut at sync %d: reopen: %v", at, err)
-		}
+		ix := cutDuring(t, opts, at, func(ix *index.Index) error { _, err := Update(ctx, ix, opts, nil); return err })
 		s, err := Status(ix)
 		if err != nil || s.Tip.Height < 299 || s.Tip.Height > int64(tip) {
 			ix.Close()
@@ -163,4 +141,23 @@ func regtestNet(t *testing.T) chain.Network {
 		t.Fatal(err)
 	}
 	return net
+}
+
+// cutDuring runs op on a fresh powerCutIndex with the power cut at sync at,
+// and returns the index reopened from what the cut left.
+func cutDuring(t *testing.T, opts Options, at int64, op func(*index.Index) error) *index.Index {
+	t.Helper()
+	fs := pebblecrash.New()
+	data, ix, _ := powerCutIndex(t, fs, opts)
+	fs.CrashAtSync(at)
+	if err := op(ix); err != nil {
+		t.Fatal(err)
+	}
+	ix.Close()
+	fs.Restore()
+	ix, err := index.Open(data, regtestNet(t), index.Options{StoreFS: fs}, testchain.Log(t))
+	if err != nil {
+		t.Fatalf("cut at sync %d: reopen: %v", at, err)
+	}
+	return ix
 }
