@@ -2,8 +2,6 @@ package attrib
 
 import (
 	"context"
-	"encoding/hex"
-	"errors"
 	"fmt"
 
 	"github.com/cointrail/cointrail/cluster"
@@ -35,24 +33,14 @@ func Evidence(ctx context.Context, ix *index.Index, seeds []string, w index.Seed
 	for _, f := range ld.Files {
 		in.LabelFiles = append(in.LabelFiles, taint.LabelFile{FileSHA256: f.FileSHA256, Format: f.Format, Labels: f.Labels, SHA256: f.SHA256})
 	}
-	cd, err := cluster.Digest(ctx, ix)
-	var r *cluster.Reader
-	if err == nil {
-		r, err = cluster.Open(ix)
-	}
-	switch {
-	case err == nil:
-		tip := r.Tip()
-		in.ClustersDigest = hex.EncodeToString(cd[:])
-		in.ClusterTip = &taint.ClusterTip{Height: tip.Height, Hash: tip.Hash, Addresses: tip.Addrs, Merges: tip.Merges}
-	case errors.Is(err, cluster.ErrNotBuilt):
-		in.ClustersDigest = "none"
-	case errors.Is(err, cluster.ErrIncomplete): // before ErrRebuild, which it also matches
-		in.ClustersDigest = "incomplete"
-	case errors.Is(err, cluster.ErrRebuild):
-		in.ClustersDigest = "stale"
-	default:
+	c, err := cluster.StateOf(ctx, ix)
+	if err != nil {
 		return in, err
+	}
+	in.ClustersDigest = c.State
+	if c.State == "built" {
+		in.ClustersDigest = c.SHA256
+		in.ClusterTip = &taint.ClusterTip{Height: c.Tip.Height, Hash: c.Tip.Hash, Addresses: c.Tip.Addrs, Merges: c.Tip.Merges}
 	}
 	return in, nil
 }

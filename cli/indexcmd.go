@@ -2,8 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/hex"
-	"errors"
 	"flag"
 	"fmt"
 	"strconv"
@@ -181,15 +179,7 @@ type digestView struct {
 		Labels int    `json:"labels"`
 		Files  int    `json:"files"`
 	} `json:"labels"`
-	Clusters struct {
-		// built; none; incomplete (a killed build: never served as
-		// complete); stale (the index was rolled back under it, or it is
-		// of another schema: cluster.ErrRebuild).
-		State  string           `json:"state"`
-		SHA256 string           `json:"sha256,omitempty"`
-		Tip    *cluster.TipView `json:"tip,omitempty"`
-		Reason string           `json:"reason,omitempty"`
-	} `json:"clusters"`
+	Clusters cluster.Clustering `json:"clusters"`
 }
 
 func digests(ctx context.Context, ix *index.Index) (digestView, error) {
@@ -208,22 +198,7 @@ func digests(ctx context.Context, ix *index.Index) (digestView, error) {
 	if len(ld.Files) > 0 {
 		v.Labels.State, v.Labels.SHA256, v.Labels.Labels, v.Labels.Files = "imported", ld.SHA256, ld.Labels, len(ld.Files)
 	}
-	cd, err := cluster.Digest(ctx, ix)
-	var r *cluster.Reader
-	if err == nil {
-		r, err = cluster.Open(ix)
-	}
-	switch {
-	case err == nil:
-		tip := r.Tip()
-		v.Clusters.State, v.Clusters.SHA256, v.Clusters.Tip = "built", hex.EncodeToString(cd[:]), &tip
-	case errors.Is(err, cluster.ErrNotBuilt):
-		v.Clusters.State = "none"
-	case errors.Is(err, cluster.ErrIncomplete): // before ErrRebuild, which it also matches
-		v.Clusters.State, v.Clusters.Reason = "incomplete", err.Error()
-	case errors.Is(err, cluster.ErrRebuild):
-		v.Clusters.State, v.Clusters.Reason = "stale", err.Error()
-	default:
+	if v.Clusters, err = cluster.StateOf(ctx, ix); err != nil {
 		return v, err
 	}
 	return v, nil

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
+	"errors"
 	"fmt"
 
 	"github.com/cointrail/cointrail/index"
@@ -137,4 +139,39 @@ func Digest(ctx context.Context, ix *index.Index) ([32]byte, error) {
 	var out [32]byte
 	h.Sum(out[:0])
 	return out, nil
+}
+
+// Clustering is the state of an index's clustering as evidence records it.
+type Clustering struct {
+	// State: built; none; incomplete (a killed build: never served as
+	// complete); stale (the index was rolled back under it, or it is of
+	// another schema: ErrRebuild).
+	State  string   `json:"state"`
+	SHA256 string   `json:"sha256,omitempty"` // the digest, when built
+	Tip    *TipView `json:"tip,omitempty"`
+	Reason string   `json:"reason,omitempty"`
+}
+
+// StateOf reads the clustering's state and, when built, its digest.
+func StateOf(ctx context.Context, ix *index.Index) (Clustering, error) {
+	var c Clustering
+	cd, err := Digest(ctx, ix)
+	var r *Reader
+	if err == nil {
+		r, err = Open(ix)
+	}
+	switch {
+	case err == nil:
+		tip := r.Tip()
+		c.State, c.SHA256, c.Tip = "built", hex.EncodeToString(cd[:]), &tip
+	case errors.Is(err, ErrNotBuilt):
+		c.State = "none"
+	case errors.Is(err, ErrIncomplete): // before ErrRebuild, which it also matches
+		c.State, c.Reason = "incomplete", err.Error()
+	case errors.Is(err, ErrRebuild):
+		c.State, c.Reason = "stale", err.Error()
+	default:
+		return c, err
+	}
+	return c, nil
 }
