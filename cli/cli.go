@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/pprof"
 	"sort"
 	"strings"
@@ -205,8 +206,30 @@ func (g *globals) withReaderOpts(env *Env, opt index.Options, fn func(*index.Ind
 	if err != nil {
 		return err
 	}
+	if err := g.haveIndex(n); err != nil {
+		return err
+	}
 	opt.ReadOnly = errors.Is(index.Writable(g.data, n), index.ErrReadOnly)
 	return g.withIndexOpts(env, opt, fn)
+}
+
+// haveIndex fails when the data directory holds no index of network n: a
+// query must not create one (an omitted --network made an empty mainnet
+// index and answered from it), and says which networks it does hold.
+func (g *globals) haveIndex(n chain.Network) error {
+	if _, err := os.Stat(filepath.Join(index.Dir(g.data, n), "graph")); err == nil {
+		return nil
+	}
+	var have []string
+	for _, o := range chain.Networks() {
+		if _, err := os.Stat(filepath.Join(index.Dir(g.data, o), "graph")); err == nil {
+			have = append(have, o.Name)
+		}
+	}
+	if len(have) > 0 {
+		return fmt.Errorf("%w: no %s index in %s; it holds %s: add --network %s", index.ErrBadInput, n.Name, g.data, strings.Join(have, ", "), have[0])
+	}
+	return fmt.Errorf("%w: no %s index in %s: build one with `cointrail ingest --data %s --network %s --blocks DIR` (or --rpc URL), or point --data at one", index.ErrBadInput, n.Name, g.data, g.data, n.Name)
 }
 
 // printJSON writes v as indented JSON with a trailing newline.

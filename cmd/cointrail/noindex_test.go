@@ -1,0 +1,33 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestQueryWithoutIndex: a query on a data directory without the
+// network's index fails with one line saying what to run, and creates
+// nothing; when the directory holds another network, it names it.
+func TestQueryWithoutIndex(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	for _, args := range [][]string{{"status", "--data", data}, {"tx", "--data", data, strings.Repeat("0", 64)}, {"index", "digest", "--data", data}} {
+		_, errOut, err := run(t, nil, args...)
+		want := "no mainnet index in " + data + ": build one with `cointrail ingest --data " + data + " --network mainnet --blocks DIR`"
+		if err == nil || !strings.Contains(errOut, want) || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+			t.Fatalf("%v on no index: %v\n%s", args, err, errOut)
+		}
+		if _, err := os.Stat(data); !os.IsNotExist(err) {
+			t.Fatalf("%v created %s: %v", args, data, err)
+		}
+	}
+	mustRun(t, "ingest", "--data", data, "--blocks", mainnetBlocks(t), "--stop-after", "10")
+	_, errOut, err := run(t, nil, "status", "--data", data, "--network", "regtest")
+	if err == nil || !strings.Contains(errOut, "no regtest index in "+data+"; it holds mainnet: add --network mainnet") {
+		t.Fatalf("status of the wrong network: %v\n%s", err, errOut)
+	}
+	if out := mustRun(t, "status", "--data", data); !strings.Contains(out, "network mainnet") {
+		t.Fatalf("status of the right network:\n%s", out)
+	}
+}
