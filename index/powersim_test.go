@@ -39,18 +39,6 @@ func StartPowerSim() *PowerSim {
 
 func (p *PowerSim) Stop() { syncedHook, columnChunk = nil, p.chunk }
 
-// Durable records path's current bytes on disk as durable (a file written
-// into place by the test itself, synced).
-func (p *PowerSim) Durable(path string) error {
-	d, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	p.seq++
-	p.durable[path] = synced{p.seq, d}
-	return nil
-}
-
 // PageSize is the unit in which a power cut keeps or loses writes.
 const PageSize = 4096
 
@@ -75,7 +63,7 @@ func (p *PowerSim) Image(ix *Index, rng *rand.Rand) map[string][]byte {
 			out[t.path] = old.data
 			continue
 		}
-		base := p.durable[t.path+".new"]
+		base := p.durable[t.path+rebuildSuffix]
 		if base.seq < old.seq {
 			base = synced{}
 		}
