@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cointrail/cointrail/accuracy"
+	"github.com/cointrail/cointrail/cluster"
 	"github.com/cointrail/cointrail/index"
 	"github.com/cointrail/cointrail/labels"
 	"github.com/cointrail/cointrail/report"
@@ -56,7 +57,7 @@ func demo(ctx context.Context, env *Env, dir string, seed uint64) error {
 	if !isTerminal(env.Stderr) {
 		quiet = env.Log
 	}
-	step := func(n int, what string) { fmt.Fprintf(env.Stderr, "[%d/5] %s\n", n, what) }
+	step := func(n int, what string) { fmt.Fprintf(env.Stderr, "[%d/6] %s\n", n, what) }
 	simDir := filepath.Join(dir, "sim")
 	if _, err := os.Stat(filepath.Join(simDir, "blocks")); err == nil {
 		return usagef("%s already holds a demo; give --data a new directory", dir)
@@ -87,14 +88,24 @@ func demo(ctx context.Context, env *Env, dir string, seed uint64) error {
 		return err
 	}
 
-	step(4, "tracing the theft forward under haircut and FIFO")
+	// Without clustering an arrival is wherever the exchange's label sits
+	// (its hot wallet after a sweep), not the customer's deposit address
+	// that the exchange must freeze: the demo clusters as an investigator
+	// should before tracing.
+	step(4, "clustering addresses (multi-input heuristic), so arrivals name the deposit address")
+	cst, err := cluster.Build(ctx, ix, cluster.Options{}, quiet)
+	if err != nil {
+		return err
+	}
+
+	step(5, "tracing the theft forward under haircut and FIFO")
 	f := &traceFlags{model: "haircut,fifo", direction: "forward", minSats: 1000, maxTxs: 1_000_000}
 	rs, err := runTrace(ctx, env, ix, f, []string{t.TheftTxid})
 	if err != nil {
 		return err
 	}
 
-	step(5, "writing the report")
+	step(6, "writing the report")
 	scores := make([]accuracy.Score, len(rs))
 	for i, r := range rs {
 		scores[i] = accuracy.ScoreTrace(t, r)
@@ -116,7 +127,7 @@ func demo(ctx context.Context, env *Env, dir string, seed uint64) error {
 		return err
 	}
 
-	fmt.Fprintf(w, "\nThe DMM Bitcoin heist, simulated (seed %d): %d blocks, %d transactions, %d labels.\n\n", seed, res.Blocks, res.Txs, st.Applied)
+	fmt.Fprintf(w, "\nThe DMM Bitcoin heist, simulated (seed %d): %d blocks, %d transactions, %d labels, %d address clusters of 2+.\n\n", seed, res.Blocks, res.Txs, st.Applied, cst.Clusters)
 	fmt.Fprintf(w, "Stolen: %s BTC on %s in tx %s\n  from DMM Bitcoin's 2-of-3 multisig hot wallet %s (%d coins)\n  to %s, a look-alike of its routine payee %s\n\n",
 		report.BTC(t.StolenSat), theftTime.UTC().Format("2006-01-02 15:04 MST"), t.TheftTxid, t.VictimAddress, t.VictimInputs, t.AttackerAddress, t.LookalikeOf)
 	printWhere(w, t, rs)
@@ -129,7 +140,9 @@ func demo(ctx context.Context, env *Env, dir string, seed uint64) error {
 	fmt.Fprintf(w, "\nreport: %s\ntrace:  %s\ndone in %s\n\ncontinue:\n", reportPath, jsonPath, time.Since(start).Round(100*time.Millisecond))
 	fmt.Fprintf(w, "  cointrail trace   --data %s --network regtest --model fifo,haircut,poison --from %s\n", dir, t.TheftTxid)
 	fmt.Fprintf(w, "  cointrail address --data %s --network regtest %s\n", dir, t.AttackerAddress)
-	fmt.Fprintf(w, "  cointrail serve   --data %s --network regtest --listen 127.0.0.1:8334   (the HTTP API)\n", dir)
+	fmt.Fprintf(w, "  cointrail trace   --data %s --network regtest --model fifo --format freeze --from %s   (deposits per exchange)\n", dir, t.TheftTxid)
+	fmt.Fprintf(w, "  cointrail apikey create --data %s --network regtest --role admin\n", dir)
+	fmt.Fprintf(w, "  cointrail serve   --data %s --network regtest --listen 127.0.0.1:8335   (the HTTP API over this index; add --rpc URL to follow a node)\n", dir)
 	return nil
 }
 

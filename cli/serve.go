@@ -122,8 +122,8 @@ func init() {
 	f := &serveFlags{}
 	register(&command{
 		name:    "serve",
-		summary: "follow a node live, watch cases, deliver alerts and serve the HTTP API (docs/server.md)",
-		usage:   "--rpc URL [--listen 127.0.0.1:8335] [--config FILE]",
+		summary: "follow a node live, watch cases, deliver alerts and serve the HTTP API (docs/server.md); without --rpc, serve the index as it is",
+		usage:   "[--rpc URL] [--listen 127.0.0.1:8335] [--config FILE]",
 		// Main may run in-process more than once (tests): start from zero.
 		flags: func(fs *flag.FlagSet) { *f = serveFlags{}; f.register(fs) },
 		run: func(ctx context.Context, env *Env, g *globals, fs *flag.FlagSet, args []string) error {
@@ -141,6 +141,13 @@ func init() {
 			if err != nil {
 				return err
 			}
+			if cfg.RPC.URL == "" {
+				// Without a node there is nothing to follow: serving an index
+				// that does not exist would only answer "empty".
+				if err := g2.haveIndex(n); err != nil {
+					return err
+				}
+			}
 			ix, err := index.Open(cfg.Data, n, index.Options{}, log)
 			if err != nil {
 				return err
@@ -154,6 +161,9 @@ func init() {
 				return err
 			}
 			fmt.Fprintf(env.Stdout, "cointrail serve: listening on http://%s\n", s.Addr())
+			if cfg.RPC.URL == "" {
+				fmt.Fprintf(env.Stdout, "cointrail serve: no --rpc: serving the index at height %d as it is (API and cases; no follow, no alerts from new blocks)\n", ix.Tip().Height)
+			}
 			return s.Run(ctx)
 		},
 	})

@@ -145,9 +145,6 @@ func (c *Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		return bad("listen %q: want host:port", c.Listen)
 	}
-	if c.RPC.URL == "" {
-		return bad("no node: give --rpc URL (or rpc.url in the config file)")
-	}
 	for _, z := range []struct{ name, v string }{{"rawblock", c.ZMQ.RawBlock}, {"hashblock", c.ZMQ.HashBlock}, {"rawtx", c.ZMQ.RawTx}} {
 		if z.v != "" && !strings.HasPrefix(z.v, "tcp://") {
 			return bad("zmq %s %q: want tcp://host:port", z.name, z.v)

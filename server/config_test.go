@@ -49,7 +49,6 @@ limits: {max_page: 50}
 		want   string
 	}{
 		{func(c *Config) { c.Listen = "8335" }, `server: bad input: listen "8335": want host:port`},
-		{func(c *Config) { c.RPC.URL = "" }, "server: bad input: no node: give --rpc URL (or rpc.url in the config file)"},
 		{func(c *Config) { c.ZMQ.RawBlock = "ipc:///tmp/x" }, `server: bad input: zmq rawblock "ipc:///tmp/x": want tcp://host:port`},
 		{func(c *Config) { c.PollInterval = time.Millisecond }, "server: bad input: poll_interval 1ms: want 10ms..1m"},
 		{func(c *Config) { c.ReorgLimit = 0 }, "server: bad input: reorg_limit 0: want 1..10000"},

@@ -61,7 +61,7 @@ type StatusResponse struct {
 }
 
 func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request, k *APIKey) error {
-	st := StatusResponse{StatusView: s.ix.Status(), Node: s.rpc.Endpoint(), WebhooksPending: map[string]int{},
+	st := StatusResponse{StatusView: s.ix.Status(), Node: s.node(), WebhooksPending: map[string]int{},
 		UptimeSeconds: int64(time.Since(s.started).Seconds()), CaseHeight: -1}
 	s.stateMu.Lock()
 	st.FollowerError = s.followErr

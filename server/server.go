@@ -56,9 +56,14 @@ func New(cfg Config, ix *index.Index, log *slog.Logger) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	rpc, err := chain.NewRPCClient(chain.RPCConfig{URL: cfg.RPC.URL, User: cfg.RPC.User, Pass: cfg.RPC.Pass, CookieFile: cfg.RPC.Cookie, Timeout: 30 * time.Second}, log)
-	if err != nil {
-		return nil, err
+	// No node: the index is served as it is (API and cases, no follow).
+	var rpc *chain.RPCClient
+	if cfg.RPC.URL != "" {
+		var err error
+		rpc, err = chain.NewRPCClient(chain.RPCConfig{URL: cfg.RPC.URL, User: cfg.RPC.User, Pass: cfg.RPC.Pass, CookieFile: cfg.RPC.Cookie, Timeout: 30 * time.Second}, log)
+		if err != nil {
+			return nil, err
+		}
 	}
 	e, err := newEngine(ix, cfg.Limits, cfg.ReorgLimit, cfg.Webhooks, log)
 	if err != nil {
@@ -80,6 +85,9 @@ func New(cfg Config, ix *index.Index, log *slog.Logger) (*Server, error) {
 		s.deliverers = append(s.deliverers, newDeliverer(ix.Store, w, names[i], cfg.Delivery, s.m, log))
 	}
 	e.onAlerts = s.alerted
+	if rpc == nil {
+		return s, nil
+	}
 	s.follow = &follower{e: e, rpc: rpc, poll: cfg.PollInterval, reorgLimit: cfg.ReorgLimit, m: s.m, log: log,
 		kick: make(chan struct{}, 1), raw: make(chan rawArrival, 16), groupBytes: 4 << 20}
 	if cfg.Mempool.Enabled {
@@ -129,7 +137,17 @@ func (s *Server) Run(ctx context.Context) error {
 	s.httpSrv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
 		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
 	s.httpSrv.RegisterOnShutdown(func() { close(s.closing) })
-	s.log.Info("serving", "listen", s.Addr(), "network", s.ix.Net.Name, "node", s.rpc.Endpoint(), "webhooks", len(s.deliverers))
+	if s.follow == nil {
+		// The cases still move to the index's tip once, as a follower's
+		// first round would: their state must describe the chain served.
+		s.e.mu.Lock()
+		err := s.e.reconcile(ctx)
+		s.e.mu.Unlock()
+		if err != nil {
+			return err
+		}
+	}
+	s.log.Info("serving", "listen", s.Addr(), "network", s.ix.Net.Name, "node", s.node(), "webhooks", len(s.deliverers))
 
 	bg, stop := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -138,15 +156,17 @@ func (s *Server) Run(ctx context.Context) error {
 	for _, d := range s.deliverers {
 		wg.Go(func() { d.run(bg) })
 	}
-	wg.Go(func() {
-		if err := s.follow.run(bg); err != nil {
-			s.followStopped(err)
+	if s.follow != nil {
+		wg.Go(func() {
+			if err := s.follow.run(bg); err != nil {
+				s.followStopped(err)
+			}
+		})
+		if s.mempool != nil {
+			wg.Go(func() { s.mempool.run(bg) })
 		}
-	})
-	if s.mempool != nil {
-		wg.Go(func() { s.mempool.run(bg) })
+		s.startZMQ(bg, &wg)
 	}
-	s.startZMQ(bg, &wg)
 	var err error
 	select {
 	case <-ctx.Done():
@@ -172,6 +192,15 @@ func (s *Server) Run(ctx context.Context) error {
 		err = errors.New(s.followErr)
 	}
 	return err
+}
+
+// node names the followed node's RPC endpoint, or "none" when the index is
+// served without one.
+func (s *Server) node() string {
+	if s.rpc == nil {
+		return "none"
+	}
+	return s.rpc.Endpoint()
 }
 
 // followStopped records why following stopped and raises an alert when it
