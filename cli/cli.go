@@ -108,7 +108,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "usage: cointrail %s [flags] %s\n\n%s\n\nflags:\n", cmd.name, cmd.usage, cmd.summary)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args[1:]); err != nil {
+	pos, err := parseInterspersed(fs, args[1:])
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
@@ -128,7 +129,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		pprof.StartCPUProfile(f)
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
-	if err := cmd.run(ctx, env, g, fs, fs.Args()); err != nil {
+	if err := cmd.run(ctx, env, g, fs, pos); err != nil {
 		fmt.Fprintf(stderr, "cointrail %s: %s\n", cmd.name, oneLine(err))
 		var ue usageError
 		if errors.As(err, &ue) {
@@ -137,6 +138,30 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// parseInterspersed lets flags follow positional arguments
+// ("trace TXID:0 --data d"), because the standard flag package stops at the
+// first positional and would silently treat "--data" as a second seed. A
+// lone "--" ends flag parsing so an argument starting with "-" stays
+// positional.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		// flag.Parse consumes a terminating "--"; it is the token just before rest.
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
 }
 
 func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", " ") }
@@ -148,7 +173,7 @@ func printUsage(w io.Writer) {
 	for _, c := range cs {
 		fmt.Fprintf(w, "  %-16s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintln(w, "\nglobal flags (after the command name): --data DIR, --network NET, --json, -v\nrun `cointrail COMMAND -h` for a command's flags")
+	fmt.Fprintln(w, "\nglobal flags (anywhere after the command name): --data DIR, --network NET, --json, -v\nrun `cointrail COMMAND -h` for a command's flags")
 }
 
 func (g *globals) net() (chain.Network, error) {

@@ -56,7 +56,7 @@ func TestScreenTextEscaped(t *testing.T) {
 		TopLabel: hostile, Reasons: []screen.Reason{{Exposure: "direct", Category: "scam\n  direct exchange", Sat: 5, Share: 1, Level: screen.High}},
 		Notes: []string{"note\x1b[1A\x1b[2K"}}
 	var b bytes.Buffer
-	writeScreen(&b, r)
+	writeScreen(&b, r, "cointrail screen")
 	out := b.String()
 	if rr, bad := unsafeOutput(out); bad {
 		t.Fatalf("screen prints U+%04X:\n%q", rr, out)

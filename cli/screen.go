@@ -63,7 +63,7 @@ func init() {
 				if g.json {
 					return printJSON(env.Stdout, r)
 				}
-				writeScreen(env.Stdout, r)
+				writeScreen(env.Stdout, r, fmt.Sprintf("cointrail screen --data %s --network %s", g.data, g.network))
 				return nil
 			})
 		},
@@ -73,7 +73,8 @@ func init() {
 // writeScreen prints a screening report as text. Categories, labels and
 // notes quote third-party text (label files): escaped so that no control
 // character reaches the terminal.
-func writeScreen(w io.Writer, r *screen.Report) {
+// again is the command that screens the target again (with more hops).
+func writeScreen(w io.Writer, r *screen.Report, again string) {
 	esc := labels.Escape
 	fmt.Fprintf(w, "%s %s: risk %s", r.Kind, esc(r.Target), r.Risk)
 	if r.TopCategory != "" {
@@ -82,6 +83,14 @@ func writeScreen(w io.Writer, r *screen.Report) {
 	fmt.Fprintf(w, "\nscreened %s BTC in %d outputs, %d hops back, at tip %d\n", report.BTC(r.ValueSat), r.Outputs, r.Hops, r.TipHeight)
 	for _, re := range r.Reasons {
 		fmt.Fprintf(w, "  %s %s: %s BTC (%.1f%%) → %s\n", re.Exposure, esc(re.Category), report.BTC(re.Sat), 100*re.Share, re.Level)
+	}
+	if u := r.Indirect.UnattributedSat; u > 0 && r.ValueSat > 0 {
+		share := float64(u) / float64(r.ValueSat)
+		fmt.Fprintf(w, "  unattributed within %d hops: %s BTC (%.1f%%) reached no label\n", r.Hops, report.BTC(u), 100*share)
+		// A large unknown remainder may hide a source one hop further.
+		if share >= 0.25 && r.Hops < screen.MaxHops {
+			fmt.Fprintf(w, "  look further back: %s --hops %d %s\n", again, min(screen.MaxHops, 2*r.Hops), r.Target)
+		}
 	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(w, "note: %s\n", esc(n))

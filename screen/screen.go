@@ -427,7 +427,11 @@ func (s *Screener) primary(ls []labels.Label) labels.Label {
 // spends (a labelled seed is a payer). suffix ends every source's path.
 func (s *Screener) trace(ctx context.Context, rep *Report, seeds []taint.Seed, offset int, suffix []string) error {
 	attr := &attribution{s: s, cache: map[uint32]attrHit{}}
-	p := taint.Params{Model: taint.Haircut, Direction: taint.Backward, MaxHops: max(1, s.opts.Hops-offset), MaxTxs: s.opts.MaxTxs, StopAtService: true}
+	// A transaction's seeds are its payers: their labels are the answer.
+	// An address's seeds are its own receipts: its own entity (an
+	// exchange screening its deposit address) is where the look-back starts.
+	p := taint.Params{Model: taint.Haircut, Direction: taint.Backward, MaxHops: max(1, s.opts.Hops-offset), MaxTxs: s.opts.MaxTxs,
+		StopAtService: true, StopAtSeedEntity: offset == 1}
 	s.ix.ReadLock()
 	res, err := taint.Trace(ctx, graph{&index.Graph{Index: s.ix}}, attr, seeds, p, s.log)
 	var addrs []uint32
@@ -459,7 +463,6 @@ func (s *Screener) trace(ctx context.Context, rep *Report, seeds []taint.Seed, o
 		seedTxs[sd.TxID] = true
 	}
 	var sources []Source
-	var own int64
 	for i, o := range res.Outputs {
 		hop := o.Hops + offset
 		switch {
@@ -469,9 +472,6 @@ func (s *Screener) trace(ctx context.Context, rep *Report, seeds []taint.Seed, o
 			rep.Indirect.MinedSat += o.TaintSat
 			continue
 		case o.Stop != taint.StopArrival:
-			continue
-		case hop == 0:
-			own += o.TaintSat // the target's own labelled outputs: direct exposure
 			continue
 		}
 		h := attr.lookup(addrs[i])
@@ -500,7 +500,7 @@ func (s *Screener) trace(ctx context.Context, rep *Report, seeds []taint.Seed, o
 		rep.Indirect.Sat += src.Sat
 		sources = append(sources, src)
 	}
-	rep.Indirect.UnattributedSat = rep.ValueSat - rep.Indirect.Sat - rep.Indirect.MinedSat - own
+	rep.Indirect.UnattributedSat = rep.ValueSat - rep.Indirect.Sat - rep.Indirect.MinedSat
 	rep.Indirect.Share = share(rep.Indirect.Sat, rep.ValueSat)
 	for c, sat := range byCat {
 		sh := share(sat, rep.ValueSat)

@@ -149,8 +149,14 @@ func TestDirectExposure(t *testing.T) {
 	wantLabel := LabelRef{Via: "address", Address: truth.AttackerAddress, Label: "DMM Bitcoin theft perpetrator", Category: "perpetrator",
 		Abuse: "service_hack", Source: "cointrail sim --scenario dmm-2024 --seed 1", Confidence: "forensic_investigation"}
 	if !slices.Equal(rep.Direct.Labels, []LabelRef{wantLabel}) || rep.Direct.Sat != recv || rep.Direct.Share != 1 || rep.ValueSat != recv ||
-		rep.Risk != High || rep.TopCategory != "perpetrator" || rep.Indirect.Sat != 0 || rep.Indirect.UnattributedSat != 0 {
+		rep.Risk != High || rep.TopCategory != "perpetrator" {
 		t.Fatalf("attacker: %+v", rep)
+	}
+	// Its own label does not end the look-back: what paid it was the
+	// victim's hot wallet, an exchange (rated none by the policy).
+	if bc := rep.Indirect.ByCategory; rep.Indirect.Sat != recv || rep.Indirect.UnattributedSat != 0 || len(bc) != 1 ||
+		bc[0].Category != "exchange" || bc[0].TopLabel != "DMM Bitcoin" || bc[0].Sat != recv {
+		t.Fatalf("attacker's payers: %+v", rep.Indirect)
 	}
 	wantReasons := []Reason{{"direct", "perpetrator", recv, 1, High}, {"direct", "service_hack", recv, 1, High}}
 	if !slices.Equal(rep.Reasons, wantReasons) {
@@ -340,10 +346,6 @@ func TestExposureProperties(t *testing.T) {
 			if rep.Truncated {
 				continue
 			}
-			var own int64
-			if len(rep.Direct.Labels) > 0 {
-				own = rep.ValueSat
-			}
 			var src int64
 			for _, x := range rep.Indirect.Sources {
 				src += x.Sat
@@ -352,7 +354,7 @@ func TestExposureProperties(t *testing.T) {
 				}
 			}
 			// Value the address received from itself (change) counts once.
-			if rep.ValueSat > recv || rep.ValueSat <= 0 || rep.Indirect.Sat+rep.Indirect.MinedSat+rep.Indirect.UnattributedSat+own != rep.ValueSat ||
+			if rep.ValueSat > recv || rep.ValueSat <= 0 || rep.Indirect.Sat+rep.Indirect.MinedSat+rep.Indirect.UnattributedSat != rep.ValueSat ||
 				rep.Indirect.UnattributedSat < 0 || src != rep.Indirect.Sat || rep.Indirect.Share < 0 || rep.Indirect.Share > 1 {
 				t.Fatalf("%s hops %d (received %d): %+v", addr, h+1, recv, rep)
 			}

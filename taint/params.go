@@ -38,7 +38,13 @@ type Params struct {
 	FeesToCoinbase bool `json:"fees_to_coinbase"`
 	// StopAtService makes an output at an attributed address an arrival
 	// (backward: a source) that is not followed.
+	// Backward, the seeds' own entities never stop the trace: from an
+	// exchange's deposit it looks at what paid the exchange.
 	StopAtService bool `json:"stop_at_service"`
+	// StopAtSeedEntity makes a backward trace stop at the seeds' own
+	// entities too: screening a transaction seeds the outputs it spends,
+	// whose labels are its payers, the answer sought.
+	StopAtSeedEntity bool `json:"-"`
 	// HopCap and TxCap are a server's caps on MaxHops and MaxTxs (0: none):
 	// the trace stops at the lower of a limit and its cap, and a cap that
 	// stops it is reported in the result's Inputs.CapsBound. A cap that

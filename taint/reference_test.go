@@ -82,6 +82,7 @@ type refTracer struct {
 	g    Graph
 	attr Attribution
 	p    Params
+	own  map[Entity]bool
 
 	recs  []refRec
 	byOut map[uint64]int32
@@ -129,6 +130,14 @@ func (t *refTracer) seed(seeds []Seed) ([]SeedInfo, error) {
 	}
 	sorted := slices.Clone(seeds)
 	slices.SortFunc(sorted, func(a, b Seed) int { return cmp.Compare(a.Out, b.Out) })
+	t.own = map[Entity]bool{}
+	for _, s := range sorted {
+		if t.p.Direction == Backward && !t.p.StopAtSeedEntity && t.attr != nil && s.Out < numOuts {
+			if e, ok := t.attr.Entity(t.g.OutAddr(s.Out)); ok && t.g.OutAddr(s.Out) != 0 {
+				t.own[e] = true
+			}
+		}
+	}
 	info := make([]SeedInfo, 0, len(sorted))
 	for i, s := range sorted {
 		if s.Out >= numOuts {
@@ -230,7 +239,7 @@ func (t *refTracer) merge(r *refRec, f Flow, hops uint32) {
 // then the limits.
 func (t *refTracer) stopFor(r *refRec) Stop {
 	if t.p.StopAtService && t.attr != nil && r.addr != 0 {
-		if _, ok := t.attr.Entity(r.addr); ok {
+		if e, ok := t.attr.Entity(r.addr); ok && !t.own[e] {
 			return StopArrival
 		}
 	}

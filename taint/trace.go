@@ -147,6 +147,7 @@ type tracer struct {
 	attr Attribution
 	p    Params
 	ar   *arena
+	own  map[Entity]bool // backward: the seeds' entities, which do not stop the trace
 
 	maxHops, maxTxs int // the limits with their caps
 	txCapBound      bool
@@ -269,6 +270,23 @@ func (t *tracer) seed(seeds []Seed) ([]SeedInfo, error) {
 	}
 	sorted := slices.Clone(seeds)
 	slices.SortFunc(sorted, func(a, b Seed) int { return cmp.Compare(a.Out, b.Out) })
+	if t.p.Direction == Backward && t.p.StopAtService && t.attr != nil && !t.p.StopAtSeedEntity {
+		// Looking back from an exchange's deposit, its own label is where
+		// the question starts, not an answer: the seeds' own entities pass.
+		for _, s := range sorted {
+			if s.Out >= t.numOuts {
+				continue // refused below
+			}
+			if addr := t.g.OutAddr(s.Out); addr != 0 {
+				if e, ok := t.attr.Entity(addr); ok {
+					if t.own == nil {
+						t.own = map[Entity]bool{}
+					}
+					t.own[e] = true
+				}
+			}
+		}
+	}
 	info := make([]SeedInfo, 0, len(sorted))
 	for i, s := range sorted {
 		if s.Out >= t.numOuts {
@@ -408,7 +426,7 @@ func unionSegs(a, b []Seg) []Seg {
 func (t *tracer) stopFor(out uint64, r *outState, tx, spender uint32) Stop {
 	if t.p.StopAtService && t.attr != nil {
 		if addr := t.g.OutAddr(out); addr != 0 {
-			if _, ok := t.attr.Entity(addr); ok {
+			if e, ok := t.attr.Entity(addr); ok && !t.own[e] {
 				return StopArrival
 			}
 		}

@@ -748,3 +748,42 @@ func TestMemGraphErrors(t *testing.T) {
 		t.Errorf("failed AddTx changed the graph: %d txs", n)
 	}
 }
+
+// TestBackwardPassesSeedEntity: looking back from an exchange's deposit,
+// the exchange's own addresses (the seed's and any other with its entity)
+// do not stop the trace; another entity does. StopAtSeedEntity (screening
+// a transaction, whose seeds are its payers) stops at the seed itself.
+func TestBackwardPassesSeedEntity(t *testing.T) {
+	g := newG1(t)
+	mixer := Entity{Label: "Mixer M", Category: "mixing_service"}
+	attr := MemAttribution{5: g.exchange, 3: g.exchange, 2: mixer}
+	p := params(Haircut)
+	p.Direction = Backward
+	p.MaxHops = 1
+	seed := []Seed{{Out: g.Out(g.tx2, 0)}}
+	r, err := Trace(context.Background(), g, attr, seed, p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []taintOf{
+		{g.c, 45_455, StopArrival, 1}, // pro rata: 100,000 × 50,000 / 110,000
+		{g.Out(g.tx1, 0), 54_545, StopMaxHops, 1},
+		{g.Out(g.tx2, 0), 100_000, StopFollowed, 0},
+	}
+	if got := summarize(r); !slices.Equal(got, want) {
+		t.Errorf("backward from the exchange's deposit\n got %v\nwant %v", got, want)
+	}
+	if a := r.Summary.Arrived; len(a) != 1 || a[0].Label != mixer.Label {
+		t.Errorf("arrived %+v, want only the mixer", a)
+	}
+	checkConservation(t, r)
+
+	p.StopAtSeedEntity = true
+	r, err = Trace(context.Background(), g, attr, seed, p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := summarize(r); !slices.Equal(got, []taintOf{{g.Out(g.tx2, 0), 100_000, StopArrival, 0}}) {
+		t.Errorf("with StopAtSeedEntity: %v", got)
+	}
+}

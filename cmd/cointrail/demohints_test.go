@@ -58,6 +58,29 @@ func TestDemoHintsWorkAsPrinted(t *testing.T) {
 		t.Fatalf("freeze list without Meridian's deposit address:\n%s", freeze)
 	}
 
+	// The exchange screening its own deposit address sees the theft: the
+	// look-back starts at the exchange's label instead of stopping there,
+	// and its hint for more hops works as printed.
+	const deposit = "bcrt1qvt4m8fed7dfqqe799fmluk4ynjyke3gfggxcfv"
+	var sr struct {
+		Risk     string `json:"risk"`
+		Indirect struct {
+			Sat int64 `json:"sat"`
+		} `json:"indirect"`
+	}
+	if err := json.Unmarshal([]byte(mustRun(t, "screen", "--data", data, "--network", "regtest", "--json", deposit)), &sr); err != nil || sr.Risk != "high" || sr.Indirect.Sat == 0 {
+		t.Fatalf("screening Meridian's deposit address: %+v %v", sr, err)
+	}
+	text := mustRun(t, "screen", "--data", data, "--network", "regtest", deposit)
+	_, more, ok := strings.Cut(text, "look further back: ")
+	if !ok || !strings.Contains(text, "unattributed within 3 hops: ") {
+		t.Fatalf("screen text without the unattributed value and its hint:\n%s", text)
+	}
+	more, _, _ = strings.Cut(more, "\n")
+	if again := mustRun(t, strings.Fields(more)[1:]...); !strings.Contains(again, "risk high") || !strings.Contains(again, "6 hops back") {
+		t.Fatalf("the printed hint %q gave:\n%s", more, again)
+	}
+
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

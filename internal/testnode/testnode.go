@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	mrand "math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -308,15 +309,24 @@ func (n *Node) outputTail() string {
 	return string(bytes.Join(lines, []byte("\n")))
 }
 
-// freeAddr is a loopback address with a port nobody listens on right now.
+// freeAddr is a loopback address with a port nobody listens on right now,
+// below the kernel's ephemeral range (32768 and up): a port the kernel
+// handed out and took back can be handed to another test's connection
+// before btcd binds it ("address already in use"); one picked here can
+// only collide with another pick of this function.
 func freeAddr(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("testnode: %v", err)
+	for range 1000 {
+		addr := fmt.Sprintf("127.0.0.1:%d", 20000+mrand.IntN(12000))
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			continue
+		}
+		l.Close()
+		return addr
 	}
-	defer l.Close()
-	return l.Addr().String()
+	t.Fatalf("testnode: no free port in 20000..31999")
+	return ""
 }
 
 func randomHex(n int) string {
