@@ -29,7 +29,7 @@ func init() {
 			if err != nil {
 				return usagef("%v", err)
 			}
-			return g.withIndex(env, func(ix *index.Index) error {
+			return g.withNewIndex(env, func(ix *index.Index) error {
 				key, rec, err := server.CreateAPIKey(ix.Store, r, name, time.Now())
 				if err != nil {
 					return err

@@ -41,6 +41,7 @@ func init() {
 			fs.Var(&watch, "watch", "address to watch: any payment to it raises an alert; repeatable")
 			fs.UintVar(&seedFrom, "seed-from-height", 0, "address seeds: only outputs received at or above this height")
 			fs.UintVar(&seedTo, "seed-to-height", 0, "address seeds: only outputs received at or below this height")
+			fs.StringVar(&spec.Note, "note", "", "the case's first note (more with `cointrail note add case:ID TEXT`)")
 		},
 		run: func(ctx context.Context, env *Env, g *globals, fs *flag.FlagSet, args []string) error {
 			spec.Seeds = append(append([]string(nil), seeds...), args...)
@@ -49,10 +50,14 @@ func init() {
 			stop := !noStopAtService
 			spec.StopAtService = &stop
 			spec.SeedFromHeight, spec.SeedToHeight = uint32(seedFrom), uint32(seedTo)
+			n, err := g.net()
+			if err != nil {
+				return err
+			}
+			if err := spec.Check(n); err != nil {
+				return usagef("%v", err)
+			}
 			return g.withIndex(env, func(ix *index.Index) error {
-				if err := spec.Check(ix.Net); err != nil {
-					return usagef("%v", err)
-				}
 				cs, err := server.OpenCases(ix, env.Log)
 				if err != nil {
 					return err
@@ -137,7 +142,11 @@ func init() {
 					return printJSON(env.Stdout, map[string]any{"case": v, "funds": fv})
 				}
 				w := env.Stdout
-				fmt.Fprintf(w, "case %d %q, model %s, traced at height %d\nseeds: %v\nwatching: %v\n", v.ID, v.Name, v.Model, v.AsOfHeight, v.Seeds, v.Watch)
+				// The case was traced once at creation (AsOfHeight) and has been
+				// moved on block by block since: the figures are at fv.Height.
+				fmt.Fprintf(w, "case %d %q, model %s, opened at height %d, state at height %d\nseeds: %v\nwatching: %v\n",
+					v.ID, v.Name, v.Model, v.AsOfHeight, fv.Height, v.Seeds, v.Watch)
+				writeNotes(w, "", v.Notes, false)
 				s := v.Summary
 				fmt.Fprintf(w, "traced %s: unspent %s on %d outputs, arrived %s, fees %s, dust %s, stopped %s\n",
 					btc(s.TracedSat), btc(s.UnspentSat), s.UnspentOutputs, btc(s.ArrivedSat), btc(s.FeeSat), btc(s.DustSat), btc(s.StoppedSat))

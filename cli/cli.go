@@ -19,6 +19,7 @@ import (
 	"github.com/cointrail/cointrail/chain"
 	"github.com/cointrail/cointrail/index"
 	"github.com/cointrail/cointrail/kv"
+	"github.com/cointrail/cointrail/notes"
 )
 
 // Env is what a command runs with.
@@ -55,6 +56,17 @@ type usageError struct{ msg string }
 func (e usageError) Error() string { return e.msg }
 
 func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(format, a...)} }
+
+// argError makes err, from parsing a command-line argument (a txid, an
+// address, a seed, a block, a note subject), a usage error: a malformed
+// argument exits 2 like a wrong flag, whichever package parsed it. Other
+// errors pass through (a well-formed txid that is not indexed exits 1).
+func argError(err error) error {
+	if errors.Is(err, index.ErrBadInput) || errors.Is(err, chain.ErrBadInput) || errors.Is(err, notes.ErrBadInput) {
+		return usageError{err.Error()}
+	}
+	return err
+}
 
 // Main runs cointrail with args (without the program name) and returns the exit code.
 func Main(args []string, stdout, stderr io.Writer) int {
@@ -199,8 +211,23 @@ func (g *globals) openIndex(env *Env, opt index.Options) (*index.Index, error) {
 	return ix, err
 }
 
-// withIndex opens the selected network's index, runs fn, and closes it.
+// withIndex opens the selected network's index for writing, runs fn, and
+// closes it. The index must exist: only ingest and `apikey create` (to
+// set up serve on a fresh node) create one (withNewIndex), so a forgotten --network or --data fails naming what the directory holds
+// instead of writing cases, labels or clusters into a new empty index.
 func (g *globals) withIndex(env *Env, fn func(*index.Index) error) error {
+	n, err := g.net()
+	if err != nil {
+		return err
+	}
+	if err := g.haveIndex(n); err != nil {
+		return err
+	}
+	return g.withIndexOpts(env, index.Options{}, fn)
+}
+
+// withNewIndex is withIndex creating the index when there is none.
+func (g *globals) withNewIndex(env *Env, fn func(*index.Index) error) error {
 	return g.withIndexOpts(env, index.Options{}, fn)
 }
 
@@ -252,9 +279,9 @@ func (g *globals) haveIndex(n chain.Network) error {
 		}
 	}
 	if len(have) > 0 {
-		return fmt.Errorf("%w: no %s index in %s; it holds %s: add --network %s", index.ErrBadInput, n.Name, g.data, strings.Join(have, ", "), have[0])
+		return usagef("no %s index in %s; it holds %s: add --network %s", n.Name, g.data, strings.Join(have, ", "), have[0])
 	}
-	return fmt.Errorf("%w: no %s index in %s: build one with `cointrail ingest --data %s --network %s --blocks DIR` (or --rpc URL), or point --data at one", index.ErrBadInput, n.Name, g.data, g.data, n.Name)
+	return usagef("no %s index in %s: build one with `cointrail ingest --data %s --network %s --blocks DIR` (or --rpc URL), or point --data at one", n.Name, g.data, g.data, n.Name)
 }
 
 // printJSON writes v as indented JSON with a trailing newline.
@@ -267,7 +294,7 @@ func printJSON(w io.Writer, v any) error {
 
 func wantArgs(args []string, n int, what string) error {
 	if len(args) != n {
-		return usagef("want %s (flags go before it)", what)
+		return usagef("want %s", what)
 	}
 	return nil
 }

@@ -61,7 +61,7 @@ func init() {
 					return usagef("--memory: %v", err)
 				}
 			}
-			return g.withIndex(env, func(ix *index.Index) error {
+			return g.withNewIndex(env, func(ix *index.Index) error {
 				opt := index.IngestOptions{Progress: ingestProgress(env.Stderr, env.Log, "ingest"), StopAfter: stopAfter, BatchBytes: batchKB << 10, AllowPartial: allowPartial,
 					Mode: imode, MemoryBytes: mem}
 				var p index.Progress

@@ -4,9 +4,12 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"maps"
+	"slices"
 	"text/tabwriter"
 	"time"
 
+	"github.com/cointrail/cointrail/attrib"
 	"github.com/cointrail/cointrail/index"
 	"github.com/cointrail/cointrail/report"
 )
@@ -21,7 +24,7 @@ func init() {
 			return g.withReader(env, func(ix *index.Index) error {
 				h, err := index.ParseTxID(args[0])
 				if err != nil {
-					return err
+					return argError(err)
 				}
 				tx, err := ix.FindTx(h)
 				if err != nil {
@@ -31,8 +34,12 @@ func init() {
 				if err != nil {
 					return err
 				}
+				d, err := attrib.DetailOfTx(ix, v)
+				if err != nil {
+					return err
+				}
 				if g.json {
-					return printJSON(env.Stdout, v)
+					return printJSON(env.Stdout, d)
 				}
 				w := env.Stdout
 				fmt.Fprintf(w, "tx %s\nblock %d %s (%s), position %d\nfee %s, vsize %d, locktime %d, version %d\n",
@@ -51,7 +58,15 @@ func init() {
 					}
 					fmt.Fprintf(tw, "out %d\t%s\t%s\t%s\t%s\n", o.Vout, btc(o.ValueSat), orNone(o.Address), o.ScriptType, spent)
 				}
-				return tw.Flush()
+				if err := tw.Flush(); err != nil {
+					return err
+				}
+				writeLabelLines(w, "", "this tx", d.Labels.Tx)
+				for _, a := range slices.Sorted(maps.Keys(d.Labels.Addresses)) {
+					writeLabelLines(w, "", a, d.Labels.Addresses[a])
+				}
+				writeNotes(w, "", d.Notes, true)
+				return nil
 			})
 		},
 	})
@@ -69,18 +84,24 @@ func init() {
 			return g.withReader(env, func(ix *index.Index) error {
 				id, _, err := ix.ParseAddr(args[0])
 				if err != nil {
-					return err
+					return argError(err)
 				}
 				v, err := ix.Address(id, offset, limit)
 				if err != nil {
 					return err
 				}
+				d, err := attrib.DetailOfAddress(ix, v)
+				if err != nil {
+					return err
+				}
 				if g.json {
-					return printJSON(env.Stdout, v)
+					return printJSON(env.Stdout, d)
 				}
 				w := env.Stdout
 				fmt.Fprintf(w, "address %s\nreceived %s, sent %s, balance %s\n%d transactions, heights %d..%d\n",
 					v.Address, btc(v.ReceivedSat), btc(v.SentSat), btc(v.BalanceSat), v.TxCount, v.FirstHeight, v.LastHeight)
+				writeLabelLines(w, "", "this address", d.Labels)
+				writeNotes(w, "", d.Notes, false)
 				tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 				for _, h := range v.History {
 					fmt.Fprintf(tw, "%d\t%s\t%s\t+%s\t-%s\n", h.Height, unixTime(h.Time), h.TxID, btc(h.ReceivedSat), btc(h.SentSat))
@@ -104,7 +125,7 @@ func init() {
 			return g.withReader(env, func(ix *index.Index) error {
 				h, err := ix.ParseBlockArg(args[0])
 				if err != nil {
-					return err
+					return argError(err)
 				}
 				v, err := ix.Block(h)
 				if err != nil {

@@ -35,6 +35,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.zmqHash, "zmq-hashblock", "", "Bitcoin Core zmqpubhashblock endpoint")
 	fs.StringVar(&f.zmqTx, "zmq-rawtx", "", "Bitcoin Core zmqpubrawtx endpoint (unconfirmed alerts)")
 	fs.BoolVar(&f.noZMQ, "no-zmq", false, "do not use ZMQ even if the node offers it (poll RPC only)")
+	f.webhooks = nil // repeatable: Main may run in-process more than once
 	fs.Var(&f.webhooks, "webhook", "deliver alerts to this URL (repeatable; signed with --webhook-secret)")
 	fs.StringVar(&f.webhookSecret, "webhook-secret", "", "HMAC-SHA256 secret of the --webhook URLs")
 	fs.DurationVar(&f.poll, "poll-interval", 0, "how often to ask the node for its best block (default 200ms)")

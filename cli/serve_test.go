@@ -407,7 +407,7 @@ func TestServeCommandLine(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{"serve"}, 1, "cointrail serve: index: bad input: no regtest index in " + data + ": build one with `cointrail ingest --data " + data + " --network regtest --blocks DIR` (or --rpc URL), or point --data at one"},
+		{[]string{"serve"}, 2, "cointrail serve: no regtest index in " + data + ": build one with `cointrail ingest --data " + data + " --network regtest --blocks DIR` (or --rpc URL), or point --data at one"},
 		{[]string{"serve", "--config", cfg}, 2, "cointrail serve: server: bad input: reorg_limit 0: want 1..10000"},
 		// The flag overrides the file's reorg_limit; the next problem is the port.
 		{[]string{"serve", "--config", cfg, "--reorg-limit", "5", "--listen", busy.Addr().String()}, 1,

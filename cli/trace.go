@@ -37,6 +37,7 @@ type traceFlags struct {
 }
 
 func (f *traceFlags) register(fs *flag.FlagSet) {
+	f.from = nil // repeatable: Main may run in-process more than once
 	fs.Var(&f.from, "from", "seed: TXID:VOUT, TXID (all outputs) or ADDRESS, optionally @SATS; repeatable (seeds may also follow the flags)")
 	fs.StringVar(&f.model, "model", "haircut", "poison, haircut, fifo, lifo or tiho; several comma-separated run side by side")
 	fs.StringVar(&f.direction, "direction", "forward", "forward (where did it go) or backward (where did it come from)")
@@ -103,7 +104,7 @@ func traceSetup(ix *index.Index, f *traceFlags, seedArgs []string) ([]taint.Seed
 	for _, s := range seedArgs {
 		outs, err := ix.ResolveSeed(s, w)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, argError(err)
 		}
 		for _, o := range outs {
 			seeds = append(seeds, taint.Seed{Out: o.Out, Amount: o.Amount})

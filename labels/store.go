@@ -29,6 +29,20 @@ func ForAddress(store kv.Store, net chain.Network, key chain.AddrKey) ([]Label, 
 	return subjectLabels(store, net, nid, kAddr, string(key))
 }
 
+// ForTx returns the labels of one transaction (TagPack tags with a
+// tx_hash), sorted like List. txid is 64 hex digits.
+func ForTx(store kv.Store, net chain.Network, txid string) ([]Label, error) {
+	nid, err := netID(net)
+	if err != nil {
+		return nil, err
+	}
+	subj, err := parseTxid(txid)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadInput, err)
+	}
+	return subjectLabels(store, net, nid, kTx, subj)
+}
+
 func subjectLabels(store kv.Store, net chain.Network, nid, kind byte, subj string) ([]Label, error) {
 	lo := subjectPrefix(kind, nid, subj)
 	it, err := store.NewIter(lo, kv.PrefixEnd(lo))

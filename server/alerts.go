@@ -106,7 +106,13 @@ func (a *Alert) message() string {
 	cs := fmt.Sprintf("case %d (%s)", a.CaseID, a.CaseName)
 	switch a.Kind {
 	case KindServiceArrival:
-		return fmt.Sprintf("%s: %s tainted (%s) arrived at %s (%s) in tx %s %s", cs, btcString(a.arrivedAt(a.Label)), a.Model, a.Label, a.Category, a.TxID, where)
+		// amount_sat is all the taint the tx moved; the part that reached
+		// the named service may be less (the rest went elsewhere): say both.
+		at := a.arrivedAt(a.Label)
+		if at == a.AmountSat {
+			return fmt.Sprintf("%s: %s tainted (%s) arrived at %s (%s) in tx %s %s", cs, btcString(at), a.Model, a.Label, a.Category, a.TxID, where)
+		}
+		return fmt.Sprintf("%s: %s tainted (%s) moved in tx %s %s, %s of it to %s (%s)", cs, btcString(a.AmountSat), a.Model, a.TxID, where, btcString(at), a.Label, a.Category)
 	case KindWatchHit:
 		if a.AmountSat > 0 && a.ReceivedSat == 0 {
 			return fmt.Sprintf("%s: %s tainted (%s) reached a watched address in tx %s %s", cs, btcString(a.AmountSat), a.Model, a.TxID, where)
@@ -169,8 +175,8 @@ type AlertQuery struct {
 	Descending bool
 }
 
-// listAlerts pages alerts in id order.
-func listAlerts(st kv.Store, q AlertQuery) ([]AlertView, error) {
+// ListAlerts pages alerts in id order.
+func ListAlerts(st kv.Store, q AlertQuery) ([]AlertView, error) {
 	out := []AlertView{}
 	var lo, hi []byte
 	seqOf := func(k []byte) uint64 { return binary.BigEndian.Uint64(k[len(k)-8:]) }

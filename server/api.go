@@ -16,6 +16,7 @@ import (
 	"github.com/cointrail/cointrail/chain"
 	"github.com/cointrail/cointrail/index"
 	"github.com/cointrail/cointrail/labels"
+	"github.com/cointrail/cointrail/notes"
 	"github.com/cointrail/cointrail/taint"
 )
 
@@ -49,6 +50,9 @@ func (s *Server) routes() []route {
 		{"PATCH", "/v1/cases/{id}", RoleAdmin, s.handlePatchCase},
 		{"DELETE", "/v1/cases/{id}", RoleAdmin, s.handleDeleteCase},
 		{"GET", "/v1/cases/{id}/funds", RoleRead, s.handleFunds},
+		{"GET", "/v1/notes", RoleRead, s.handleNotes},
+		{"POST", "/v1/notes", RoleAdmin, s.handleAddNote},
+		{"DELETE", "/v1/notes/{id}", RoleAdmin, s.handleDeleteNote},
 		{"GET", "/v1/alerts", RoleRead, s.handleAlerts},
 		{"GET", "/v1/alerts/stream", RoleRead, s.handleStream},
 		{"GET", "/v1/alerts/{id}", RoleRead, s.handleAlert},
@@ -170,12 +174,12 @@ func status(err error) int {
 		return http.StatusForbidden
 	case errors.Is(err, errRateLimited), errors.Is(err, errTooManyJobs):
 		return http.StatusTooManyRequests
-	case errors.Is(err, ErrNotFound), errors.Is(err, index.ErrNotFound), isScreenNotFound(err):
+	case errors.Is(err, ErrNotFound), errors.Is(err, index.ErrNotFound), errors.Is(err, notes.ErrNotFound), isScreenNotFound(err):
 		return http.StatusNotFound
 	case errors.Is(err, ErrLimit), errors.Is(err, taint.ErrLimit):
 		return http.StatusUnprocessableEntity
 	case errors.Is(err, ErrBadInput), errors.Is(err, index.ErrBadInput), errors.Is(err, taint.ErrBadParams),
-		errors.Is(err, labels.ErrBadInput), errors.Is(err, chain.ErrBadInput), errors.Is(err, chain.ErrWrongNetwork), isScreenBadInput(err):
+		errors.Is(err, labels.ErrBadInput), errors.Is(err, chain.ErrBadInput), errors.Is(err, chain.ErrWrongNetwork), errors.Is(err, notes.ErrBadInput), isScreenBadInput(err):
 		return http.StatusBadRequest
 	case errors.Is(err, errConflict):
 		return http.StatusConflict

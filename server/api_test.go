@@ -16,8 +16,12 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/cointrail/cointrail/attrib"
 	"github.com/cointrail/cointrail/internal/testnode"
+	"github.com/cointrail/cointrail/notes"
 )
+
+type Note = notes.Note
 
 // samplePath fills a route pattern's parameters.
 func samplePath(pattern string) string {
@@ -94,13 +98,53 @@ func TestAPI(t *testing.T) {
 			{"POST", "/v1/apikeys", `{"role":"root"}`, 400, `server: bad input: role "root": want read or admin`},
 			{"DELETE", "/v1/apikeys/abc", nil, 404, `server: not found: no API key with id "abc"`},
 			{"POST", "/v1/alerts/99/ack", nil, 404, "server: not found: no alert 99"},
+			{"POST", "/v1/notes", `{"subject":"case:x","text":"a"}`, 400, `notes: bad input: "case:x": a case subject is case:ID`},
+			{"POST", "/v1/notes", `{"subject":"case:1","text":"a\u001b[2Jb"}`, 400, "notes: bad input: a note holds no control characters (newlines and tabs aside) and no bidi overrides"},
+			{"POST", "/v1/notes", `{"subject":"case:1"}`, 400, "notes: bad input: empty note"},
+			{"POST", "/v1/notes", `{"subject":"case:1","text":"a","author":"me"}`, 400, `server: bad input: request body: json: unknown field "author"`},
+			{"DELETE", "/v1/notes/99", nil, 404, "notes: not found: no note 99"},
+			{"GET", "/v1/notes?subject=zz", nil, 400, `notes: bad input: "zz" is neither case:ID, a txid nor a regtest address: `},
+			{"POST", "/v1/cases", `{"name":"x","seeds":["` + outpoint(theft, 0) + `"],"note":"\u202e"}`, 400, "server: bad input: case: note: notes: bad input: a note holds no control characters (newlines and tabs aside) and no bidi overrides"},
 		}
 		for _, c := range cases {
 			var e APIError
 			code := h.callT(t, c.method, c.path, h.admin, c.body, &e)
-			if code != c.code || e.Error.Message != c.msg || e.Error.Status != c.code {
+			if code != c.code || !(e.Error.Message == c.msg || strings.HasSuffix(c.msg, ": ") && strings.HasPrefix(e.Error.Message, c.msg)) || e.Error.Status != c.code {
 				t.Errorf("%s %s: %d %q\n want %d %q", c.method, c.path, code, e.Error.Message, c.code, c.msg)
 			}
+		}
+	})
+
+	t.Run("labels and notes inline", func(t *testing.T) {
+		thief := w.Address(testnode.P2PKH, 1)
+		importLabels(t, h.ix, thief+",Thief,perpetrator,FBI,authority_data")
+		var n Note
+		if code := h.callT(t, "POST", "/v1/notes", h.admin, map[string]string{"subject": theft.TxHash().String(), "text": "altered withdrawal"}, &n); code != 201 || n.ID == 0 {
+			t.Fatalf("POST /v1/notes: %d %+v", code, n)
+		}
+		var n2 Note
+		h.callT(t, "POST", "/v1/notes", h.admin, map[string]string{"subject": thief, "text": "look-alike"}, &n2)
+		if code := h.callT(t, "POST", "/v1/notes", h.reader, map[string]string{"subject": thief, "text": "x"}, nil); code != 403 {
+			t.Fatalf("a read key wrote a note: %d", code)
+		}
+		var tx attrib.TxDetail
+		h.callT(t, "GET", "/v1/tx/"+theft.TxHash().String(), h.reader, nil, &tx)
+		if ls := tx.Labels.Addresses[thief]; len(ls) != 1 || ls[0].Label != "Thief" || ls[0].Source != "FBI" || ls[0].ConfidenceLevel != 60 ||
+			len(tx.Notes) != 2 || tx.Notes[0].Text != "altered withdrawal" || !strings.HasPrefix(tx.Notes[0].Author, "key ") || tx.Notes[1].Subject != thief {
+			t.Fatalf("GET /v1/tx: labels %+v notes %+v", tx.Labels, tx.Notes)
+		}
+		var a AddressResponse
+		h.callT(t, "GET", "/v1/address/"+thief, h.reader, nil, &a)
+		if len(a.Labels) != 1 || len(a.Notes) != 1 || a.Notes[0].ID != n2.ID {
+			t.Fatalf("GET /v1/address: labels %+v notes %+v", a.Labels, a.Notes)
+		}
+		if code := h.callT(t, "DELETE", fmt.Sprintf("/v1/notes/%d", n.ID), h.admin, nil, nil); code != 204 {
+			t.Fatalf("DELETE note: %d", code)
+		}
+		var ns []Note
+		h.callT(t, "GET", "/v1/notes?subject="+theft.TxHash().String(), h.reader, nil, &ns)
+		if ns == nil || len(ns) != 0 {
+			t.Fatalf("notes after delete: %#v", ns)
 		}
 	})
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/cointrail/cointrail/chain"
 	"github.com/cointrail/cointrail/labels"
+	"github.com/cointrail/cointrail/notes"
 	"github.com/cointrail/cointrail/taint"
 )
 
@@ -29,6 +30,9 @@ type CaseSpec struct {
 	StopAtService  *bool    `json:"stop_at_service,omitempty"` // default true
 	StopAtCoinJoin bool     `json:"stop_at_coinjoin,omitempty"`
 	Watch          []string `json:"watch,omitempty"`
+	// Note, when given, becomes the case's first note (notes.Note on
+	// case:ID); it is not part of the case definition.
+	Note string `json:"note,omitempty"`
 }
 
 // Case is a stored case: its spec made explicit, plus the block its
@@ -91,6 +95,8 @@ func (s *CaseSpec) Check(net chain.Network) error {
 	switch {
 	case s.Name == "":
 		return bad("name is empty")
+	case s.Note != "" && notes.CheckText(s.Note) != nil:
+		return bad("note: %v", notes.CheckText(s.Note))
 	case len(s.Name) > maxCaseName || !labels.Printable(s.Name):
 		return bad("name: at most %d bytes of one line of UTF-8 without control characters", maxCaseName)
 	case len(s.Seeds) == 0:

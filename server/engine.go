@@ -17,6 +17,7 @@ import (
 	"github.com/cointrail/cointrail/index"
 	"github.com/cointrail/cointrail/internal/failpoint"
 	"github.com/cointrail/cointrail/kv"
+	"github.com/cointrail/cointrail/notes"
 	"github.com/cointrail/cointrail/pattern"
 	"github.com/cointrail/cointrail/taint"
 )
@@ -53,6 +54,7 @@ type engine struct {
 	mu         sync.RWMutex
 	ix         *index.Index
 	st         kv.Store
+	notes      *notes.Book // case notes written at creation and the notes API share its id counter
 	log        *slog.Logger
 	lim        Limits
 	reorgLimit int
@@ -82,7 +84,7 @@ func newEngine(ix *index.Index, lim Limits, reorgLimit int, webhooks []Webhook, 
 	if err := checkStateVersion(ix.Store); err != nil {
 		return nil, err
 	}
-	e := &engine{ix: ix, st: ix.Store, log: log, lim: lim, reorgLimit: reorgLimit, now: time.Now, onAlerts: func([]*Alert) {}}
+	e := &engine{ix: ix, st: ix.Store, notes: notes.NewBook(ix.Store), log: log, lim: lim, reorgLimit: reorgLimit, now: time.Now, onAlerts: func([]*Alert) {}}
 	for _, w := range webhooks {
 		e.webhooks = append(e.webhooks, webhookID(w.URL))
 	}

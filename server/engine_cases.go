@@ -11,6 +11,7 @@ import (
 	"github.com/cointrail/cointrail/chain"
 	"github.com/cointrail/cointrail/index"
 	"github.com/cointrail/cointrail/kv"
+	"github.com/cointrail/cointrail/notes"
 	"github.com/cointrail/cointrail/pattern"
 	"github.com/cointrail/cointrail/taint"
 )
@@ -19,6 +20,8 @@ import (
 type CaseView struct {
 	Case
 	Summary CaseSummary `json:"summary"`
+	// Notes on the case (one view only; lists leave them out).
+	Notes []notes.Note `json:"notes,omitempty"`
 }
 
 // catchUp traces case def from its seeds to the index tip with
@@ -145,7 +148,17 @@ func (e *engine) createCase(ctx context.Context, spec CaseSpec) (*CaseView, erro
 	}
 	e.log.Info("case created", "case", c.def.ID, "name", c.def.Name, "model", c.def.Model, "traced_sat", c.sum.TracedSat,
 		"unspent_outputs", c.sum.UnspentOutputs, "as_of", c.def.AsOfHeight)
-	return &CaseView{Case: c.def, Summary: c.sum}, nil
+	v := &CaseView{Case: c.def, Summary: c.sum}
+	if spec.Note != "" {
+		// Checked with the spec, so it is only a write that can fail here;
+		// the case stands without its note then, and the error says so.
+		n, err := e.notes.Add(notes.CaseSubject(c.def.ID), spec.Note, "", e.now())
+		if err != nil {
+			return v, fmt.Errorf("case %d created, its note not stored: %w", c.def.ID, err)
+		}
+		v.Notes = []notes.Note{n}
+	}
+	return v, nil
 }
 
 // rebuildCases traces again the cases a reorg invalidated. A case whose
@@ -243,7 +256,11 @@ func (e *engine) updateCase(id uint32, p CasePatch) (*CaseView, error) {
 		return nil, err
 	}
 	c = e.cases[id]
-	return &CaseView{Case: c.def, Summary: c.sum}, nil
+	ns, err := e.notes.For(notes.CaseSubject(id))
+	if err != nil {
+		return nil, err
+	}
+	return &CaseView{Case: c.def, Summary: c.sum, Notes: ns}, nil
 }
 
 // caseViews lists every case. Takes mu for reading.
@@ -265,7 +282,11 @@ func (e *engine) caseView(id uint32) (*CaseView, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: no case %d", ErrNotFound, id)
 	}
-	return &CaseView{Case: c.def, Summary: c.sum}, nil
+	ns, err := e.notes.For(notes.CaseSubject(id))
+	if err != nil {
+		return nil, err
+	}
+	return &CaseView{Case: c.def, Summary: c.sum, Notes: ns}, nil
 }
 
 // FundsView says where a case's taint is now: its unspent tainted outputs

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cointrail/cointrail/attrib"
 	"github.com/cointrail/cointrail/index"
 	"github.com/cointrail/cointrail/labels"
 )
@@ -99,16 +100,19 @@ func (s *Server) handleTx(w http.ResponseWriter, r *http.Request, _ *APIKey) err
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, v)
+	d, err := attrib.DetailOfTx(s.ix, v)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, d)
 	return nil
 }
 
 // AddressResponse is GET /v1/address/{address}: the index's view, the
-// address's labels and the cases watching it.
+// address's labels and notes, and the cases watching it.
 type AddressResponse struct {
-	*index.AddressView
-	Labels    []labels.Label `json:"labels"`
-	WatchedBy []uint32       `json:"watched_by"`
+	attrib.AddressDetail
+	WatchedBy []uint32 `json:"watched_by"`
 }
 
 func (s *Server) handleAddress(w http.ResponseWriter, r *http.Request, _ *APIKey) error {
@@ -128,14 +132,11 @@ func (s *Server) handleAddress(w http.ResponseWriter, r *http.Request, _ *APIKey
 	if err != nil {
 		return err
 	}
-	ls, err := labels.ForAddress(s.ix.Store, s.ix.Net, key)
+	d, err := attrib.DetailOfAddress(s.ix, v)
 	if err != nil {
 		return err
 	}
-	if ls == nil {
-		ls = []labels.Label{}
-	}
-	resp := AddressResponse{AddressView: v, Labels: ls, WatchedBy: []uint32{}}
+	resp := AddressResponse{AddressDetail: d, WatchedBy: []uint32{}}
 	s.e.mu.RLock()
 	if in, ok := s.e.book.byKey[key]; ok {
 		resp.WatchedBy = append(resp.WatchedBy, in.watchers...)
@@ -314,7 +315,7 @@ func (s *Server) handleAlerts(w http.ResponseWriter, r *http.Request, _ *APIKey)
 	if err != nil {
 		return err
 	}
-	as, err := listAlerts(s.ix.Store, q)
+	as, err := ListAlerts(s.ix.Store, q)
 	if err != nil {
 		return err
 	}
@@ -387,7 +388,7 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request, _ *APIKey)
 	defer heartbeat.Stop()
 	for {
 		wake := s.pulse.wait()
-		as, err := listAlerts(s.ix.Store, q)
+		as, err := ListAlerts(s.ix.Store, q)
 		if err != nil {
 			return err
 		}

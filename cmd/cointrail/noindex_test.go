@@ -1,6 +1,8 @@
 package main
 
 import (
+	"errors"
+	"os/exec"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,11 +14,15 @@ import (
 // nothing; when the directory holds another network, it names it.
 func TestQueryWithoutIndex(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "data")
-	for _, args := range [][]string{{"status", "--data", data}, {"tx", "--data", data, strings.Repeat("0", 64)}, {"index", "digest", "--data", data}} {
+	// Writers too: none may create the index it was pointed at by mistake.
+	for _, args := range [][]string{{"status", "--data", data}, {"tx", "--data", data, strings.Repeat("0", 64)}, {"index", "digest", "--data", data},
+		{"case", "show", "--data", data, "1"}, {"case", "list", "--data", data}, {"cluster", "build", "--data", data},
+		{"labels", "import", "--data", data, "x.yaml"}, {"note", "add", "--data", data, "case:1", "x"}, {"apikey", "list", "--data", data}} {
 		_, errOut, err := run(t, nil, args...)
 		want := "no mainnet index in " + data + ": build one with `cointrail ingest --data " + data + " --network mainnet --blocks DIR`"
-		if err == nil || !strings.Contains(errOut, want) || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
-			t.Fatalf("%v on no index: %v\n%s", args, err, errOut)
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(errOut, want) || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+			t.Fatalf("%v on no index: %v (want exit 2)\n%s", args, err, errOut)
 		}
 		if _, err := os.Stat(data); !os.IsNotExist(err) {
 			t.Fatalf("%v created %s: %v", args, data, err)

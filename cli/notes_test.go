@@ -1,0 +1,107 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/cointrail/cointrail/attrib"
+	"github.com/cointrail/cointrail/sim"
+)
+
+// cliRun runs cointrail in-process and fails the test on a non-zero exit
+// unless fail is set.
+func cliRun(t *testing.T, want int, args ...string) string {
+	t.Helper()
+	var out, errb bytes.Buffer
+	if code := Main(args, &out, &errb); code != want {
+		t.Fatalf("cointrail %s: exit %d (want %d)\n%s%s", strings.Join(args, " "), code, want, out.String(), errb.String())
+	}
+	return out.String() + errb.String()
+}
+
+// TestLabelsAndNotesInline: the theft transaction shows the labels of the
+// victim's and the thief's addresses (source and confidence) as `tx`
+// prints them and in its JSON; notes on the tx, an address and a case show
+// where their subject is shown and never change the labels.
+func TestLabelsAndNotesInline(t *testing.T) {
+	dir := t.TempDir()
+	chainDir, data := filepath.Join(dir, "chain"), filepath.Join(dir, "data")
+	cliRun(t, 0, "sim", "--scenario", "dmm-2024", "--seed", "4", "--txs", "300", "--out", chainDir)
+	var truth sim.Truth
+	b, err := os.ReadFile(filepath.Join(chainDir, "truth.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &truth); err != nil {
+		t.Fatal(err)
+	}
+	g := []string{"--data", data, "--network", "regtest"}
+	cliRun(t, 0, append([]string{"ingest", "--blocks", filepath.Join(chainDir, "blocks")}, g...)...)
+	cliRun(t, 0, append([]string{"labels", "import", filepath.Join(chainDir, "labels.yaml")}, g...)...)
+
+	txText := cliRun(t, 0, append([]string{"tx", truth.TheftTxid}, g...)...)
+	for _, want := range []string{
+		"label DMM Bitcoin (exchange) on " + truth.VictimAddress + " — source cointrail sim --scenario dmm-2024 --seed 4, confidence ownership (100)",
+		"label DMM Bitcoin theft perpetrator (perpetrator) on " + truth.AttackerAddress,
+	} {
+		if !strings.Contains(txText, want) {
+			t.Errorf("tx output lacks %q:\n%s", want, txText)
+		}
+	}
+	cliRun(t, 0, append([]string{"note", "add", truth.TheftTxid, "the", "altered", "withdrawal", "--author", "kim"}, g...)...)
+	cliRun(t, 0, append([]string{"note", "add", truth.AttackerAddress, "look-alike of", truth.LookalikeOf}, g...)...)
+	cliRun(t, 2, append([]string{"note", "add", truth.AttackerAddress}, g...)...)
+	cliRun(t, 1, append([]string{"note", "add", "case:1", "bad\x1b]0;x\x07"}, g...)...)
+
+	var d attrib.TxDetail
+	if err := json.Unmarshal([]byte(cliRun(t, 0, append([]string{"tx", "--json", truth.TheftTxid}, g...)...)), &d); err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Labels.Addresses[truth.AttackerAddress]) != 1 || len(d.Labels.Addresses[truth.VictimAddress]) == 0 || len(d.Notes) != 2 ||
+		d.Notes[0].Text != "the altered withdrawal" || d.Notes[0].Author != "kim" || d.Notes[1].Subject != truth.AttackerAddress {
+		t.Fatalf("tx --json labels %+v notes %+v", d.Labels, d.Notes)
+	}
+	addr := cliRun(t, 0, append([]string{"address", truth.AttackerAddress}, g...)...)
+	if !strings.Contains(addr, "label DMM Bitcoin theft perpetrator (perpetrator) on this address") || !strings.Contains(addr, "note 2") ||
+		!strings.Contains(addr, "look-alike of "+truth.LookalikeOf) {
+		t.Fatalf("address output:\n%s", addr)
+	}
+	// A note is not a label: the labels are as imported.
+	if ls := cliRun(t, 0, append([]string{"labels", "list", "--address", truth.AttackerAddress}, g...)...); strings.Contains(ls, "look-alike") || strings.Count(ls, "\n") != 2 {
+		t.Fatalf("labels after a note:\n%s", ls)
+	}
+	out := cliRun(t, 0, append([]string{"case", "create", "--name", "DMM", "--note", "opened on the FBI notice", truth.TheftTxid + ":0"}, g...)...)
+	if !strings.Contains(out, "created case 1") {
+		t.Fatalf("case create: %s", out)
+	}
+	show := cliRun(t, 0, append([]string{"case", "show", "1"}, g...)...)
+	if !strings.Contains(show, ": opened on the FBI notice") || !strings.Contains(show, "state at height") {
+		t.Fatalf("case show:\n%s", show)
+	}
+	// Exit codes: a malformed argument is a wrong command line (2), a
+	// well-formed one that names nothing in the index is a failure (1).
+	for _, c := range []struct {
+		code int
+		args []string
+	}{
+		{2, []string{"tx", "zz"}}, {1, []string{"tx", strings.Repeat("0", 64)}},
+		{2, []string{"address", "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"}}, {2, []string{"block", "x"}}, {1, []string{"block", "99999"}},
+		{2, []string{"trace", "--from", "nonsense"}}, {1, []string{"trace", "--from", strings.Repeat("0", 64) + ":0"}},
+		{2, []string{"case", "show", "x"}}, {1, []string{"case", "show", "7"}},
+		{2, []string{"note", "list", "zz"}}, {2, []string{"note", "delete", "x"}}, {1, []string{"note", "delete", "99"}},
+	} {
+		cliRun(t, c.code, append(c.args, g...)...)
+	}
+	if l := cliRun(t, 0, append([]string{"note", "list"}, g...)...); strings.Count(l, "\n") != 3 {
+		t.Fatalf("note list:\n%s", l)
+	}
+	cliRun(t, 0, append([]string{"note", "delete", "1"}, g...)...)
+	cliRun(t, 1, append([]string{"note", "delete", "1"}, g...)...)
+	if l := cliRun(t, 0, append([]string{"note", "list", truth.TheftTxid}, g...)...); l != "" {
+		t.Fatalf("notes on the tx after delete:\n%s", l)
+	}
+}
