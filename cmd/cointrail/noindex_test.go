@@ -2,8 +2,8 @@ package main
 
 import (
 	"errors"
-	"os/exec"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
