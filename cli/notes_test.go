@@ -96,6 +96,17 @@ func TestLabelsAndNotesInline(t *testing.T) {
 	} {
 		cliRun(t, c.code, append(c.args, g...)...)
 	}
+	// --max-txs reached: the partial result is written, then one line
+	// says it is partial and how to go further (exit 1).
+	var out2, errb2 bytes.Buffer
+	code := Main(append([]string{"trace", "--json", "--max-txs", "3", "--model", "haircut,fifo", truth.TheftTxid + ":0"}, g...), &out2, &errb2)
+	var parts []struct {
+		Summary struct{ Truncated bool } `json:"summary"`
+	}
+	if err := json.Unmarshal(out2.Bytes(), &parts); err != nil || len(parts) != 2 || !parts[0].Summary.Truncated || !parts[1].Summary.Truncated || code != 1 ||
+		!strings.Contains(errb2.String(), "haircut, fifo stopped after --max-txs 3 transactions; the result written is partial") || !strings.Contains(errb2.String(), "--max-txs 6") {
+		t.Fatalf("trace at --max-txs: exit %d, %v, stderr %s\n%.300s", code, err, errb2.String(), out2.String())
+	}
 	if l := cliRun(t, 0, append([]string{"note", "list"}, g...)...); strings.Count(l, "\n") != 3 {
 		t.Fatalf("note list:\n%s", l)
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -215,8 +216,10 @@ func writeOut(env *Env, path string, fn func(io.Writer) error) error {
 
 // runTraceStreams is runTrace keeping each model's result as a
 // TraceStream (compact state, nothing rendered). The caller closes them.
-// Every model is traced before anything is written, so a limit error on a
-// later model leaves no partial output.
+// Every model is traced before anything is written. A model that reaches
+// --max-txs keeps its truncated (consistent) result; the error is then a
+// *limitError, returned with the streams, for the caller to write them
+// and fail after.
 func runTraceStreams(ctx context.Context, env *Env, ix *index.Index, f *traceFlags, seedArgs []string) ([]*taint.TraceStream, error) {
 	p, models, err := f.params()
 	if err != nil {
@@ -240,10 +243,18 @@ func runTraceStreams(ctx context.Context, env *Env, ix *index.Index, f *traceFla
 		defer fmt.Fprint(env.Stderr, "\r\033[K")
 	}
 	var ss []*taint.TraceStream
+	var limited []string
 	for _, m := range models {
 		q := p
 		q.Model = m
 		s, err := taint.Stream(ctx, &index.Graph{Index: ix}, attr, seeds, q, taint.StreamOptions{}, env.Log)
+		if errors.Is(err, taint.ErrLimit) && s != nil {
+			// The truncated result is consistent (what was not followed
+			// stops with "limit"): it is written, and the error after it
+			// says so and how to go further.
+			limited = append(limited, m.String())
+			err = nil
+		}
 		if err != nil {
 			if s != nil {
 				s.Close()
@@ -253,8 +264,25 @@ func runTraceStreams(ctx context.Context, env *Env, ix *index.Index, f *traceFla
 		}
 		ss = append(ss, s)
 	}
+	if len(limited) > 0 {
+		return ss, &limitError{models: limited, maxTxs: p.MaxTxs}
+	}
 	return ss, nil
 }
+
+// limitError: the trace of models reached --max-txs. Its result is
+// partial but written; the message says how to go further.
+type limitError struct {
+	models []string
+	maxTxs int
+}
+
+func (e *limitError) Error() string {
+	return fmt.Sprintf("%v: %s stopped after --max-txs %d transactions; the result written is partial (summary.truncated, outputs not followed have stop \"limit\"): "+
+		"raise it (--max-txs %d) or bound the trace (--max-hops N, --min-sats S, --to-height H)", taint.ErrLimit, strings.Join(e.models, ", "), e.maxTxs, 2*e.maxTxs)
+}
+
+func (e *limitError) Unwrap() error { return taint.ErrLimit }
 
 func closeStreams(ss []*taint.TraceStream) {
 	for _, s := range ss {
@@ -321,12 +349,18 @@ func init() {
 			default:
 				return usagef("unknown --format %q (want %s)", f.format, traceFormats)
 			}
-			return g.withReader(env, func(ix *index.Index) error {
+			return g.withReader(env, func(ix *index.Index) (rerr error) {
 				ss, err := runTraceStreams(ctx, env, ix, f, append(append([]string(nil), f.from...), args...))
-				if err != nil {
+				var lim *limitError
+				if err != nil && !errors.As(err, &lim) {
 					return err
 				}
 				defer closeStreams(ss)
+				defer func() {
+					if lim != nil && rerr == nil {
+						rerr = lim
+					}
+				}()
 				return writeOut(env, f.out, func(w io.Writer) error {
 					return writeStreams(w, ss, f.format, report.HTMLOptions{Title: "cointrail trace " + strings.Join(f.from, " ")})
 				})
