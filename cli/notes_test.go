@@ -40,8 +40,19 @@ func TestLabelsAndNotesInline(t *testing.T) {
 		t.Fatal(err)
 	}
 	g := []string{"--data", data, "--network", "regtest"}
-	cliRun(t, 0, append([]string{"ingest", "--blocks", filepath.Join(chainDir, "blocks")}, g...)...)
+	cliRun(t, 0, append([]string{"ingest", "--stop-after", "200", "--blocks", filepath.Join(chainDir, "blocks")}, g...)...)
 	cliRun(t, 0, append([]string{"labels", "import", filepath.Join(chainDir, "labels.yaml")}, g...)...)
+	// The trace says when its attribution lacks or lags the clustering.
+	cliRun(t, 0, append([]string{"cluster", "build"}, g...)...)
+	cliRun(t, 0, append([]string{"ingest", "--blocks", filepath.Join(chainDir, "blocks")}, g...)...)
+	if out := cliRun(t, 0, append([]string{"trace", truth.TheftTxid + ":0"}, g...)...); !strings.Contains(out, "note: the clustering is at height 199, the index at ") ||
+		!strings.Contains(out, "run `cointrail cluster update --data "+data+" --network regtest`") {
+		t.Fatalf("trace on a lagging clustering:\n%s", out)
+	}
+	cliRun(t, 0, append([]string{"cluster", "update"}, g...)...)
+	if out := cliRun(t, 0, append([]string{"trace", truth.TheftTxid + ":0"}, g...)...); strings.Contains(out, "note: ") && strings.Contains(out, "clustering") {
+		t.Fatalf("trace on an up-to-date clustering:\n%s", out)
+	}
 
 	txText := cliRun(t, 0, append([]string{"tx", truth.TheftTxid}, g...)...)
 	for _, want := range []string{

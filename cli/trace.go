@@ -361,10 +361,31 @@ func init() {
 						rerr = lim
 					}
 				}()
-				return writeOut(env, f.out, func(w io.Writer) error {
+				if err := writeOut(env, f.out, func(w io.Writer) error {
 					return writeStreams(w, ss, f.format, report.HTMLOptions{Title: "cointrail trace " + strings.Join(f.from, " ")})
-				})
+				}); err != nil {
+					return err
+				}
+				clusterNotice(env.Stderr, g, ix.Tip(), ss[0].Head().Inputs)
+				return nil
 			})
 		},
 	})
+}
+
+// clusterNotice tells the investigator on stderr when the attribution
+// behind the result lacks the clustering or lags the index: exchange
+// deposit addresses are found through clustering, so without it arrivals
+// are at labelled addresses only (an exchange's hot wallet after its
+// sweep rather than the customer's deposit).
+func clusterNotice(w io.Writer, g *globals, tip index.Tip, in taint.Inputs) {
+	switch {
+	case in.ClustersDigest == "none":
+		fmt.Fprintf(w, "note: this index has no address clustering: arrivals are at labelled addresses only, not the deposit addresses clustering attributes to them; run `cointrail cluster build --data %s --network %s` and trace again\n", g.data, g.network)
+	case in.ClusterTip == nil:
+		fmt.Fprintf(w, "note: the clustering is not usable (%s): arrivals are at labelled addresses only; run `cointrail cluster build --data %s --network %s`\n", in.ClustersDigest, g.data, g.network)
+	case !tip.Empty && in.ClusterTip.Height < int64(tip.Height):
+		fmt.Fprintf(w, "note: the clustering is at height %d, the index at %d: addresses first seen after %d are attributed by labels only; run `cointrail cluster update --data %s --network %s`\n",
+			in.ClusterTip.Height, tip.Height, in.ClusterTip.Height, g.data, g.network)
+	}
 }
