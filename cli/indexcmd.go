@@ -140,7 +140,7 @@ func init() {
 func init() {
 	var format, out string
 	register(&command{
-		name: "export", summary: "export the transaction graph (txs, outputs, inputs) as CSV files with dense ids",
+		name: "export", summary: "export the transaction graph (txs, outputs, inputs, and the addresses outputs.csv refers to by id) as CSV files with dense ids",
 		flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&format, "format", "csv", "csv")
 			fs.StringVar(&out, "o", "export", "output directory")
@@ -156,7 +156,7 @@ func init() {
 				if err := ix.ExportCSV(ctx, out); err != nil {
 					return err
 				}
-				fmt.Fprintf(env.Stdout, "wrote %s/txs.csv, outputs.csv, inputs.csv\n", out)
+				fmt.Fprintf(env.Stdout, "wrote %s/txs.csv, outputs.csv, inputs.csv, addresses.csv\n", out)
 				return nil
 			})
 		},
