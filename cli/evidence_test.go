@@ -97,18 +97,33 @@ tags:
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	req, _ := http.NewRequest("POST", p.base+"/v1/trace", strings.NewReader(`{"seeds":["`+seed+`"]}`))
-	req.Header.Set("Authorization", "Bearer "+key)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	post := func(body string) ([]byte, string) {
+		t.Helper()
+		req, _ := http.NewRequest("POST", p.base+"/v1/trace", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("POST /v1/trace %s: %d %s", body, resp.StatusCode, b)
+		}
+		return b, resp.Header.Get("Content-Type")
 	}
-	api, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("POST /v1/trace: %d %s", resp.StatusCode, api)
-	}
+	api, _ := post(`{"seeds":["` + seed + `"]}`)
+	// Several models and the other formats, as the CLI writes them.
+	multi, _ := post(`{"seeds":["` + seed + `"],"model":"fifo,haircut"}`)
+	freeze, ctype := post(`{"seeds":["` + seed + `"],"model":"fifo,haircut","format":"freeze"}`)
 	p.stop(t)
+	if cliMulti := runBin(t, nil, append([]string{"trace", "--format", "json", "--model", "fifo,haircut", "--from", seed}, rpc...)...); string(multi) != cliMulti || multi[0] != '[' {
+		t.Fatalf("API and CLI two-model results differ:\n api %.200s\n cli %.200s", multi, cliMulti)
+	}
+	if cliFreeze := runBin(t, nil, append([]string{"trace", "--format", "freeze", "--model", "fifo,haircut", "--from", seed}, rpc...)...); string(freeze) != cliFreeze ||
+		!strings.HasPrefix(ctype, "text/csv") || !strings.Contains(cliFreeze, w.Address(testnode.P2PKH, 30)) {
+		t.Fatalf("API (%s) and CLI freeze lists differ:\n api %s\n cli %s", ctype, freeze, cliFreeze)
+	}
 
 	cli := runBin(t, nil, append([]string{"trace", "--format", "json", "--from", seed}, rpc...)...)
 	if err := taint.VerifyJSON(bytes.TrimSpace(api)); err != nil {

@@ -12,19 +12,24 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/cointrail/cointrail/attrib"
 	"github.com/cointrail/cointrail/index"
+	"github.com/cointrail/cointrail/report"
 	"github.com/cointrail/cointrail/taint"
 )
 
 // TraceRequest is the body of POST /v1/trace: the flags of `cointrail
-// trace` as JSON, one model per request.
+// trace` as JSON. Several comma-separated models give a JSON array of
+// results, as the CLI's --format json does.
 type TraceRequest struct {
 	Seeds          []string `json:"seeds"`
-	Model          string   `json:"model,omitempty"`     // default haircut
+	Model          string   `json:"model,omitempty"`     // default haircut; "fifo,haircut" or "all" for several
+	Format         string   `json:"format,omitempty"`    // default json; any of report.Formats but text
 	Direction      string   `json:"direction,omitempty"` // default forward
 	MaxHops        int      `json:"max_hops,omitempty"`  // 0: no limit (as the CLI), capped at the server's max_hops
 	MaxTxs         int      `json:"max_txs,omitempty"`   // 0: 1,000,000 (as the CLI), capped at job_max_txs; above sync_max_txs the trace runs as a job
@@ -39,6 +44,8 @@ type TraceRequest struct {
 	FeesToCoinbase bool     `json:"fees_to_coinbase,omitempty"`
 	StopAtService  *bool    `json:"stop_at_service,omitempty"` // default true
 	Async          bool     `json:"async,omitempty"`           // run as a job whatever its size
+
+	models []taint.Model // Model parsed
 }
 
 // ParseTraceRequest decodes and checks a trace request against the
@@ -79,9 +86,26 @@ func (q *TraceRequest) params(lim Limits) (taint.Params, error) {
 	}
 	p := taint.DefaultParams()
 	var err error
+	q.models = []taint.Model{p.Model}
 	if q.Model != "" {
-		if p.Model, err = taint.ParseModel(q.Model); err != nil {
+		if q.models, err = taint.ParseModels(q.Model); err != nil {
 			return p, fmt.Errorf("%w: trace: %w", ErrBadInput, err)
+		}
+		p.Model = q.models[0]
+	}
+	switch q.Format {
+	case "":
+		q.Format = "json"
+	case "text":
+		return bad("format text is the CLI's summary; ask for json (or csv, graphml, html, freeze, freeze-json, seizable, seizable-json)")
+	default:
+		if !slices.Contains(report.Formats, q.Format) {
+			return bad("unknown format %q (want json, csv, graphml, html, freeze, freeze-json, seizable or seizable-json)", q.Format)
+		}
+	}
+	if strings.HasPrefix(q.Format, "freeze") || strings.HasPrefix(q.Format, "seizable") {
+		if q.Direction != "" && !strings.EqualFold(q.Direction, "forward") {
+			return bad("format %s lists where the taint went: it needs direction forward", q.Format)
 		}
 	}
 	if q.Direction != "" {
@@ -217,21 +241,38 @@ func (s *Server) streamTrace(ctx context.Context, q TraceRequest, p taint.Params
 			seeds = append(seeds, taint.Seed{Out: o.Out, Amount: o.Amount})
 		}
 	}
-	st, err := taint.Stream(ctx, &index.Graph{Index: s.ix}, attr, seeds, p, taint.StreamOptions{}, s.log)
-	if st != nil {
-		defer st.Close()
+	models := q.models
+	if len(models) == 0 {
+		models = []taint.Model{p.Model}
 	}
-	if errors.Is(err, taint.ErrLimit) {
-		if lim := effTxs(p); lim < p.MaxTxs {
-			return fmt.Errorf("%w: the trace visits more than %d transactions (max_txs=%d; the server caps it at %d)", ErrLimit, lim, p.MaxTxs, lim)
+	var ss []*taint.TraceStream
+	defer func() {
+		for _, st := range ss {
+			st.Close()
 		}
-		return fmt.Errorf("%w: the trace visits more than max_txs=%d transactions; ask for more (up to %d) and it runs as a job", ErrLimit, p.MaxTxs, s.cfg.Limits.JobMaxTxs)
+	}()
+	for _, m := range models {
+		pm := p
+		pm.Model = m
+		st, err := taint.Stream(ctx, &index.Graph{Index: s.ix}, attr, seeds, pm, taint.StreamOptions{}, s.log)
+		if st != nil {
+			ss = append(ss, st)
+		}
+		if errors.Is(err, taint.ErrLimit) {
+			if lim := effTxs(p); lim < p.MaxTxs {
+				return fmt.Errorf("%w: the trace visits more than %d transactions (max_txs=%d; the server caps it at %d)", ErrLimit, lim, p.MaxTxs, lim)
+			}
+			return fmt.Errorf("%w: the trace visits more than max_txs=%d transactions; ask for more (up to %d) and it runs as a job", ErrLimit, p.MaxTxs, s.cfg.Limits.JobMaxTxs)
+		}
+		if err != nil {
+			return err
+		}
 	}
-	if err != nil {
-		return err
+	format := q.Format
+	if format == "" {
+		format = "json"
 	}
-	_, err = st.WriteJSON(w)
-	return err
+	return report.WriteStreams(w, ss, format, report.HTMLOptions{Title: "cointrail trace " + strings.Join(q.Seeds, " ")})
 }
 
 func (s *Server) handleTrace(w http.ResponseWriter, r *http.Request, _ *APIKey) error {
@@ -244,7 +285,7 @@ func (s *Server) handleTrace(w http.ResponseWriter, r *http.Request, _ *APIKey) 
 		return err
 	}
 	startJob := func() error {
-		j, err := s.jobs.start(func(ctx context.Context, w io.Writer) error { return s.streamTrace(ctx, q, p, w) })
+		j, err := s.jobs.start(q.Format, func(ctx context.Context, w io.Writer) error { return s.streamTrace(ctx, q, p, w) })
 		if err != nil {
 			w.Header().Set("Retry-After", "5")
 			return err
@@ -272,9 +313,9 @@ func (s *Server) handleTrace(w http.ResponseWriter, r *http.Request, _ *APIKey) 
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Type", report.ContentType(q.Format))
 	w.WriteHeader(http.StatusOK)
-	_, err = w.Write(append(out, '\n'))
+	_, err = w.Write(out)
 	return err
 }
 
@@ -318,6 +359,7 @@ type jobs struct {
 
 type job struct {
 	ID       string
+	format   string // of the result (report.Formats)
 	mu       sync.Mutex
 	state    string // queued, running, done, failed
 	file     string // the result's canonical JSON, on disk
@@ -352,7 +394,7 @@ func newJobs(max int) *jobs {
 	return &jobs{max: max, byID: map[string]*job{}, ctx: ctx, cancel: cancel}
 }
 
-func (js *jobs) start(fn func(context.Context, io.Writer) error) (*job, error) {
+func (js *jobs) start(format string, fn func(context.Context, io.Writer) error) (*job, error) {
 	js.mu.Lock()
 	defer js.mu.Unlock()
 	if len(js.order) >= js.max {
@@ -377,7 +419,7 @@ func (js *jobs) start(fn func(context.Context, io.Writer) error) (*job, error) {
 	}
 	var id [8]byte
 	_, _ = rand.Read(id[:])
-	j := &job{ID: hex.EncodeToString(id[:]), state: "queued", created: time.Now().UTC()}
+	j := &job{ID: hex.EncodeToString(id[:]), state: "queued", created: time.Now().UTC(), format: format}
 	js.byID[j.ID] = j
 	js.order = append(js.order, j.ID)
 	js.wg.Add(1)
@@ -471,7 +513,7 @@ func (j *job) serveResult(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("%w: trace job %s: its result is gone", ErrNotFound, j.ID)
 	}
 	defer f.Close()
-	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Type", report.ContentType(j.format))
 	http.ServeContent(w, r, "", time.Time{}, f)
 	return nil
 }
@@ -480,7 +522,9 @@ func (j *job) view() JobView {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	v := JobView{ID: j.ID, State: j.state, CreatedAt: j.created, ResultBytes: j.size}
-	if j.file != "" && j.size <= inlineResult {
+	// Only JSON inlines (Result is a JSON value); other formats are
+	// fetched with ?result=raw.
+	if j.file != "" && j.size <= inlineResult && report.ContentType(j.format) == "application/json" {
 		if b, err := os.ReadFile(j.file); err == nil {
 			v.Result = b
 		}

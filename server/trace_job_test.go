@@ -32,7 +32,7 @@ func waitJob(t *testing.T, j *job) JobView {
 func TestTraceJobResultFile(t *testing.T) {
 	js := newJobs(1)
 	small := `{"a":1}`
-	j, err := js.start(func(_ context.Context, w io.Writer) error { _, err := io.WriteString(w, small); return err })
+	j, err := js.start("json", func(_ context.Context, w io.Writer) error { _, err := io.WriteString(w, small); return err })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +43,7 @@ func TestTraceJobResultFile(t *testing.T) {
 	first := j.file
 
 	big := strings.Repeat("x", inlineResult+1)
-	j2, err := js.start(func(_ context.Context, w io.Writer) error { _, err := io.WriteString(w, big); return err })
+	j2, err := js.start("json", func(_ context.Context, w io.Writer) error { _, err := io.WriteString(w, big); return err })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +64,7 @@ func TestTraceJobResultFile(t *testing.T) {
 		t.Fatalf("range: %d %q", rec.Code, rec.Body.String())
 	}
 
-	failed, err := newJobs(2).start(func(_ context.Context, w io.Writer) error {
+	failed, err := newJobs(2).start("json", func(_ context.Context, w io.Writer) error {
 		io.WriteString(w, "partial")
 		return ErrLimit
 	})
