@@ -10,32 +10,122 @@ import (
 	"github.com/cointrail/cointrail/taint"
 )
 
-// GraphML writes the flow graph of each result as GraphML (one <graph> per
-// model): transactions and terminal outputs are nodes, taint flows are
-// edges with their satoshis. Gephi and Maltego open it.
+// GraphML writes the results as one directed GraphML graph (Gephi and
+// Maltego read the first <graph> of a file only, so several models share
+// it): a node per transaction that holds taint and a node per output where
+// a trace ended (arrived, unspent, dust, …) with its address, value, block
+// height and UTC time, label and category; per model, a taint attribute on
+// each node (taint_sat_MODEL) and edges carrying that model's satoshis,
+// tagged with the model. Ids are txid and txid:vout, so nodes from two
+// exports merge.
 func GraphML(w io.Writer, rs []*taint.Result) error {
 	fmt.Fprint(w, xml.Header)
 	fmt.Fprintln(w, `<graphml xmlns="http://graphml.graphdrawing.org/xmlns">`)
 	keys := []struct{ id, for_, name, typ string }{
-		{"kind", "node", "kind", "string"}, {"label", "node", "label", "string"}, {"category", "node", "category", "string"},
-		{"taint_sat", "node", "taint_sat", "long"}, {"address", "node", "address", "string"},
-		{"sat", "edge", "sat", "long"}, {"model", "graph", "model", "string"},
+		{"kind", "node", "kind", "string"}, {"txid", "node", "txid", "string"}, {"vout", "node", "vout", "int"},
+		{"height", "node", "height", "int"}, {"time", "node", "time", "string"}, {"address", "node", "address", "string"},
+		{"value_sat", "node", "value_sat", "long"}, {"stop", "node", "stop", "string"},
+		{"label", "node", "label", "string"}, {"category", "node", "category", "string"},
 	}
+	for _, r := range rs {
+		m := r.Model.String()
+		keys = append(keys, struct{ id, for_, name, typ string }{"taint_sat_" + m, "node", "taint_sat_" + m, "long"})
+	}
+	keys = append(keys, struct{ id, for_, name, typ string }{"model", "edge", "model", "string"}, struct{ id, for_, name, typ string }{"sat", "edge", "sat", "long"})
 	for _, k := range keys {
 		fmt.Fprintf(w, "  <key id=%q for=%q attr.name=%q attr.type=%q/>\n", k.id, k.for_, k.name, k.typ)
 	}
-	for _, r := range rs {
-		g := buildFlow(r, 0)
-		fmt.Fprintf(w, "  <graph id=\"%s\" edgedefault=\"directed\">\n    <data key=\"model\">%s</data>\n", r.Model.String(), r.Model.String())
-		for _, n := range g.nodes {
-			fmt.Fprintf(w, "    <node id=\"%s\"><data key=\"kind\">%s</data><data key=\"label\">%s</data><data key=\"category\">%s</data><data key=\"taint_sat\">%d</data><data key=\"address\">%s</data></node>\n",
-				esc(n.id), n.kind, esc(n.label), esc(n.category), n.taint, esc(n.address))
-		}
-		for i, e := range g.edges {
-			fmt.Fprintf(w, "    <edge id=\"e%d\" source=\"%s\" target=\"%s\"><data key=\"sat\">%d</data></edge>\n", i, esc(e.from), esc(e.to), e.sat)
-		}
-		fmt.Fprintln(w, "  </graph>")
+	fmt.Fprintln(w, `  <graph id="trace" edgedefault="directed">`)
+	type node struct {
+		o     *taint.TaintedOutput // nil for a transaction
+		txid  string
+		h     uint32
+		t     string
+		taint map[string]int64
 	}
+	nodes := map[string]*node{}
+	get := func(id string) *node {
+		n := nodes[id]
+		if n == nil {
+			n = &node{taint: map[string]int64{}}
+			nodes[id] = n
+		}
+		return n
+	}
+	for _, r := range rs {
+		m := r.Model.String()
+		for i := range r.Outputs {
+			o := &r.Outputs[i]
+			tx := get(o.TxID.String())
+			tx.txid, tx.h, tx.t = o.TxID.String(), o.Height, o.Time
+			tx.taint[m] += o.TaintSat
+			if o.Stop != taint.StopFollowed {
+				n := get(fmt.Sprintf("%s:%d", o.TxID, o.Vout))
+				n.o, n.txid = o, o.TxID.String()
+				n.taint[m] += o.TaintSat
+			}
+		}
+	}
+	ids := make([]string, 0, len(nodes))
+	for id := range nodes {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		n := nodes[id]
+		fmt.Fprintf(w, "    <node id=\"%s\">", esc(id))
+		d := func(k, v string) { fmt.Fprintf(w, "<data key=\"%s\">%s</data>", k, esc(v)) }
+		if n.o == nil {
+			d("kind", "tx")
+			d("txid", n.txid)
+			d("height", fmt.Sprint(n.h))
+			d("time", n.t)
+		} else {
+			o := n.o
+			d("kind", "output")
+			d("txid", n.txid)
+			d("vout", fmt.Sprint(o.Vout))
+			d("height", fmt.Sprint(o.Height))
+			d("time", o.Time)
+			d("address", o.Address)
+			d("value_sat", fmt.Sprint(o.ValueSat))
+			d("stop", o.Stop.String())
+			if o.Label != "" {
+				// Label text comes from third-party files: escaped for a
+				// reader's terminal as in every other output, then for XML.
+				d("label", labels.Escape(o.Label))
+				d("category", labels.Escape(o.Category))
+			}
+		}
+		for _, r := range rs {
+			if v, ok := n.taint[r.Model.String()]; ok {
+				d("taint_sat_"+r.Model.String(), fmt.Sprint(v))
+			}
+		}
+		fmt.Fprintln(w, "</node>")
+	}
+	e := 0
+	edge := func(from, to, model string, sat int64) {
+		fmt.Fprintf(w, "    <edge id=\"e%d\" source=\"%s\" target=\"%s\"><data key=\"model\">%s</data><data key=\"sat\">%d</data></edge>\n", e, esc(from), esc(to), model, sat)
+		e++
+	}
+	for _, r := range rs {
+		m := r.Model.String()
+		for _, ed := range r.Edges {
+			if ed.Fee {
+				continue // into a coinbase outside the graph's nodes
+			}
+			if nodes[ed.ToTx.String()] != nil && nodes[ed.FromTx.String()] != nil {
+				edge(ed.FromTx.String(), ed.ToTx.String(), m, ed.Sat)
+			}
+		}
+		for _, o := range r.Outputs {
+			if o.Stop != taint.StopFollowed {
+				edge(o.TxID.String(), fmt.Sprintf("%s:%d", o.TxID, o.Vout), m, o.TaintSat)
+			}
+		}
+	}
+	fmt.Fprintln(w, "  </graph>")
 	_, err := fmt.Fprintln(w, "</graphml>")
 	return err
 }

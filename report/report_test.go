@@ -86,39 +86,72 @@ func TestCSV(t *testing.T) {
 	}
 }
 
-func TestGraphMLIsWellFormed(t *testing.T) {
+// TestGraphML: one graph (what Gephi and Maltego read) holding both
+// models; every output where the trace ended is its own node with its
+// address, time and label; edges name their model and end at nodes.
+func TestGraphML(t *testing.T) {
 	rs := results(t)
+	type data struct {
+		Key string `xml:"key,attr"`
+		V   string `xml:",chardata"`
+	}
 	var doc struct {
 		Graphs []struct {
 			ID    string `xml:"id,attr"`
 			Nodes []struct {
-				ID string `xml:"id,attr"`
+				ID   string `xml:"id,attr"`
+				Data []data `xml:"data"`
 			} `xml:"node"`
 			Edges []struct {
 				Source string `xml:"source,attr"`
 				Target string `xml:"target,attr"`
+				Data   []data `xml:"data"`
 			} `xml:"edge"`
 		} `xml:"graph"`
 	}
 	if err := xml.Unmarshal(render(t, func(b *bytes.Buffer) error { return GraphML(b, rs) }), &doc); err != nil {
 		t.Fatal(err)
 	}
-	if len(doc.Graphs) != 2 || doc.Graphs[0].ID != "haircut" {
-		t.Fatalf("graphs %+v", doc.Graphs)
+	if len(doc.Graphs) != 1 {
+		t.Fatalf("%d graphs, want one", len(doc.Graphs))
 	}
-	for _, g := range doc.Graphs {
-		ids := map[string]bool{}
-		for _, n := range g.Nodes {
-			ids[n.ID] = true
+	g := doc.Graphs[0]
+	nodes := map[string]map[string]string{}
+	unspent := 0
+	for _, n := range g.Nodes {
+		m := map[string]string{}
+		for _, d := range n.Data {
+			m[d.Key] = d.V
 		}
-		if !ids["entity:Exchange <X> & Co"] || !ids["unspent"] || len(g.Edges) == 0 {
-			t.Fatalf("graph %s: nodes %v", g.ID, ids)
+		nodes[n.ID] = m
+		if m["stop"] == "unspent" {
+			unspent++
 		}
-		for _, e := range g.Edges {
-			if !ids[e.Source] || !ids[e.Target] {
-				t.Fatalf("graph %s: edge %s→%s to a missing node", g.ID, e.Source, e.Target)
-			}
+		if m["time"] == "" || !strings.HasSuffix(m["time"], "Z") || m["taint_sat_haircut"] == "" || m["taint_sat_fifo"] == "" {
+			t.Errorf("node %s: %v (want a UTC time and both models' taint)", n.ID, m)
 		}
+	}
+	var exch map[string]string
+	for _, m := range nodes {
+		if m["address"] == "bc1qexchange" {
+			exch = m
+		}
+	}
+	if exch == nil || exch["label"] != "Exchange <X> & Co" || exch["category"] != "exchange" || exch["stop"] != "arrival" || exch["value_sat"] != "500000000" {
+		t.Fatalf("the exchange output node: %v", exch)
+	}
+	if unspent != 2 {
+		t.Fatalf("%d unspent output nodes, want 2 (the stash and the cold wallet)", unspent)
+	}
+	models := map[string]int{}
+	for _, e := range g.Edges {
+		if nodes[e.Source] == nil || nodes[e.Target] == nil {
+			t.Fatalf("edge %s→%s to a missing node", e.Source, e.Target)
+		}
+		models[e.Data[0].V]++
+	}
+	if models["haircut"] == 0 || models["haircut"] != models["fifo"] {
+		t.Fatalf("edges per model %v", models)
 	}
 }
 

@@ -3,7 +3,6 @@ package report
 import (
 	"fmt"
 	"io"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -108,12 +107,11 @@ func Text(w io.Writer, rs []*taint.Result) error {
 		}
 	}
 	if len(r0.Summary.PeelChains) > 0 {
-		fmt.Fprintf(w, "\npeel chains (%s): ", r0.Model)
-		var parts []string
+		// One per line with the whole txid: `cointrail tx` takes it as printed.
+		fmt.Fprintf(w, "\npeel chains (%s):\n", r0.Model)
 		for _, p := range r0.Summary.PeelChains {
-			parts = append(parts, fmt.Sprintf("%d txs peeling %s BTC from %s", p.Length, BTC(p.PeeledSat), p.FirstTxID.String()[:16]))
+			fmt.Fprintf(w, "  %d txs peeling %s BTC, from tx %s\n", p.Length, BTC(p.PeeledSat), p.FirstTxID)
 		}
-		fmt.Fprintln(w, strings.Join(parts, "; "))
 	}
 	return nil
 }
