@@ -59,15 +59,12 @@ func init() {
 				return err
 			}
 			return g.withIndex(env, func(ix *index.Index) error {
-				s, err := cluster.Status(ix)
+				c, err := cluster.LoadStored(ctx, ix, env.Log)
 				if err != nil {
 					return err
 				}
-				h, err := cluster.ParseHeuristics(strings.Join(s.Heuristics, ","))
-				if err != nil {
-					return err
-				}
-				st, err := cluster.Update(ctx, ix, cluster.Options{Change: h, PowerOfTenDigits: s.PowerOfTenDigits}, env.Log)
+				defer c.Close()
+				st, err := c.Update(ctx)
 				if err != nil {
 					return err
 				}

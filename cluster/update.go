@@ -93,6 +93,17 @@ func Update(ctx context.Context, ix *index.Index, opts Options, log *slog.Logger
 	return c.Update(ctx)
 }
 
+// LoadStored is Load with the heuristics the clustering was built with
+// (what `cointrail cluster update` and a following server use).
+func LoadStored(ctx context.Context, ix *index.Index, log *slog.Logger) (*Clusterer, error) {
+	r, err := Open(ix)
+	if err != nil {
+		return nil, err
+	}
+	o := r.st.opts
+	return Load(ctx, ix, Options{Change: o.Change, PowerOfTenDigits: o.PowerOfTenDigits}, log)
+}
+
 func newClusterer(ix *index.Index, opts Options, log *slog.Logger) *Clusterer {
 	return &Clusterer{ix: ix, opts: opts, log: log, cf: newChangeFinder(opts), pending: map[uint32]agg{}}
 }

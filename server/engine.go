@@ -64,6 +64,8 @@ type engine struct {
 	// must not block.
 	onAlerts func([]*Alert)
 
+	clusters liveClusters // the clustering kept at the tip (clusters.go)
+
 	cases    map[uint32]*caseState
 	live     map[uint64][]uint32 // output → cases holding taint on it
 	book     *book

@@ -238,6 +238,9 @@ func (f *follower) rollback(ctx context.Context, tip index.Tip, fork int64) erro
 	f.log.Warn("reorg: rolling back", "from", tip.Height, "to", fork, "depth", int64(tip.Height)-fork)
 	f.e.mu.Lock()
 	defer f.e.mu.Unlock()
+	// The clustering cannot be undone block by block: after a reorg below
+	// its tip it is stale (updateClusters reports it once).
+	f.e.clusters.close()
 	if err := f.e.ix.Rollback(fork); err != nil {
 		return err
 	}
@@ -295,6 +298,7 @@ func (f *follower) connect(ctx context.Context, bs []*index.Block, seen time.Tim
 				return perr
 			}
 		}
+		f.e.updateClusters(ctx)
 		f.m.blocks.Add(int64(n))
 		f.m.lastBlockUnix.Store(time.Now().Unix())
 		f.m.blockSeconds.observe(time.Since(seen).Seconds())

@@ -183,6 +183,9 @@ func (s *Server) Run(ctx context.Context) error {
 	stop()
 	wg.Wait()
 	s.inflight.Wait() // handlers are bounded by the limits; the index closes after them
+	s.e.mu.Lock()
+	s.e.clusters.close()
+	s.e.mu.Unlock()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
