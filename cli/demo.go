@@ -22,10 +22,17 @@ import (
 
 func init() {
 	var seed uint64
+	var serve bool
+	var listen string
 	register(&command{
 		name:    "demo",
-		summary: "simulate the DMM Bitcoin heist (May 2024), ingest it, import its labels and trace the theft end to end",
-		flags:   func(fs *flag.FlagSet) { fs.Uint64Var(&seed, "seed", 1, "simulation seed") },
+		summary: "simulate the DMM Bitcoin heist (May 2024), ingest it, import its labels and trace the theft end to end; --serve: live, on a btcd regtest node followed by `serve`",
+		usage:   "[--seed S] [--serve [--listen ADDR]]",
+		flags: func(fs *flag.FlagSet) {
+			fs.Uint64Var(&seed, "seed", 1, "simulation seed")
+			fs.BoolVar(&serve, "serve", false, "start a btcd regtest node (btcd on PATH or in $(go env GOPATH)/bin), submit the heist to it and run the API following it live until Ctrl-C")
+			fs.StringVar(&listen, "listen", "127.0.0.1:8335", "API address with --serve")
+		},
 		run: func(ctx context.Context, env *Env, g *globals, fs *flag.FlagSet, args []string) error {
 			if err := wantArgs(args, 0, "no arguments"); err != nil {
 				return err
@@ -42,6 +49,9 @@ func init() {
 				if dir, err = os.MkdirTemp("", "cointrail-demo-"); err != nil {
 					return err
 				}
+			}
+			if serve {
+				return demoServe(ctx, env, dir, seed, listen)
 			}
 			return demo(ctx, env, dir, seed)
 		},

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cointrail/cointrail/chain"
+	"github.com/cointrail/cointrail/index"
 	"github.com/cointrail/cointrail/labels"
 	"github.com/cointrail/cointrail/screen"
 )
@@ -73,6 +75,16 @@ func TestScreenTextEscaped(t *testing.T) {
 // name holds terminal escapes and a newline is printed escaped.
 func TestLabelsCommandsEscapePaths(t *testing.T) {
 	data := t.TempDir()
+	// labels import needs the network's index (only ingest makes one).
+	net, err := chain.NetworkByName("mainnet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix, err := index.Open(data, net, index.Options{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix.Close()
 	dir := filepath.Join(t.TempDir(), "evil\x1b]0;pwned\x07\ndir")
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)

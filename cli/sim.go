@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"os"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -48,7 +49,7 @@ func init() {
 	register(&command{
 		name:    "sim",
 		summary: "generate a valid regtest chain: background traffic and optionally a heist scenario with its ground truth",
-		usage:   "(--out DIR | --rpc URL)",
+		usage:   "(--out DIR | --rpc URL [--out DIR])",
 		flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&cfg.Scenario, "scenario", "", "heist scenario: "+strings.Join(sim.Scenarios(), ", ")+" (empty: background traffic only)")
 			fs.StringVar(&cfg.Profile, "profile", "", "chain profile: "+strings.Join(sim.Profiles(), ", ")+" (empty: the default actor economy; see docs/simulator.md)")
@@ -58,7 +59,7 @@ func init() {
 			fs.BoolVar(&cfg.Fast, "fast", false, "skip real signatures (dummy ones of the right size): structurally valid chains for benchmarks only")
 			fs.BoolVar(&cfg.XOR, "xor", false, "obfuscate the blk files with a blocks/xor.dat key (Bitcoin Core ≥ 28)")
 			fs.IntVar(&cfg.Stale, "stale", 0, "add this many stale side blocks (a losing fork)")
-			fs.StringVar(&out, "out", "", "write DIR/blocks/, DIR/labels.yaml and DIR/truth.json")
+			fs.StringVar(&out, "out", "", "write DIR/blocks/, DIR/labels.yaml and DIR/truth.json (beside --rpc: the labels and truth only; the blocks are on the node)")
 			fs.BoolVar(&stats, "stats", false, "measure the generated chain (inputs/outputs per tx, script mix per tenth, reuse, UTXO fraction, spent ages) into DIR/stats.json")
 			rpc.register(fs)
 		},
@@ -66,11 +67,14 @@ func init() {
 			if err := wantArgs(args, 0, "no arguments"); err != nil {
 				return err
 			}
-			if (out == "") == (rpc.url == "") {
-				return usagef("give exactly one of --out DIR or --rpc URL")
-			}
-			if stats && out == "" {
-				return usagef("--stats needs --out DIR")
+			live := rpc.url != ""
+			switch {
+			case out == "" && !live:
+				return usagef("give --out DIR, --rpc URL or both")
+			case stats && (out == "" || live):
+				return usagef("--stats needs --out DIR without --rpc (it measures DIR/blocks)")
+			case live && out != "" && cfg.Scenario == "":
+				return usagef("--out beside --rpc writes a scenario's labels and truth: give --scenario too")
 			}
 			if cfg.Profile != "" {
 				// A profile's live heap is its UTXO pool: let it grow
@@ -84,9 +88,15 @@ func init() {
 			start := time.Now()
 			var res *sim.Result
 			var err error
-			if out != "" {
+			if !live {
 				res, err = sim.WriteDir(ctx, cfg, out, env.Log)
 			} else {
+				if out != "" {
+					// Fail before submitting, not after.
+					if err := os.MkdirAll(out, 0o755); err != nil {
+						return err
+					}
+				}
 				c, cerr := rpc.client(env)
 				if cerr != nil {
 					return cerr
@@ -96,7 +106,11 @@ func init() {
 				} else if n != "regtest" {
 					return fmt.Errorf("%w: node %s is on %s; the simulator only submits to regtest", chain.ErrWrongNetwork, c.Endpoint(), n)
 				}
-				res, err = sim.Submit(ctx, cfg, c, env.Log)
+				if res, err = sim.Submit(ctx, cfg, c, env.Log); err == nil && out != "" {
+					if err = sim.WriteTruth(out, res); err != nil {
+						err = fmt.Errorf("the chain is on %s, but its truth is not written: %w", c.Endpoint(), err)
+					}
+				}
 			}
 			if err != nil {
 				return err
@@ -114,14 +128,34 @@ func init() {
 				if st != nil {
 					m["stats"] = st
 				}
+				if t := res.Truth; t != nil {
+					m["theft_txid"], m["theft_height"], m["stolen_sat"] = t.TheftTxid, t.TheftHeight, t.StolenSat
+				}
 				return printJSON(env.Stdout, m)
 			}
-			fmt.Fprintf(env.Stdout, "generated %d blocks, %d transactions in %s (%.0f tx/s); tip %s\n", res.Blocks, res.Txs, el.Round(time.Millisecond), float64(res.Txs)/el.Seconds(), res.TipHash)
+			verb := "generated"
+			if live {
+				verb = "generated, checked and submitted to " + rpc.url + ":"
+			}
+			fmt.Fprintf(env.Stdout, "%s %d blocks, %d transactions in %s (%.0f tx/s); tip %s\n", verb, res.Blocks, res.Txs, el.Round(time.Millisecond), float64(res.Txs)/el.Seconds(), res.TipHash)
+			if t := res.Truth; t != nil {
+				fmt.Fprintf(env.Stdout, "theft: %s in tx %s at height %d, from %s to %s\n", btc(t.StolenSat), t.TheftTxid, t.TheftHeight, t.VictimAddress, t.AttackerAddress)
+			}
 			if st != nil {
 				fmt.Fprintf(env.Stdout, "stats (%s/stats.json): %.2f inputs/tx, %.2f outputs/tx, reuse %.1f %%, UTXO %.1f %% of outputs, spent age p50 %d blocks (p90 %d)\n",
 					out, st.InputsPerTx, st.OutputsPerTx, 100*st.Reuse, 100*st.UTXOFraction, st.SpentAge.P50, st.SpentAge.P90)
 			}
-			if out != "" {
+			switch {
+			case live:
+				if out != "" {
+					fmt.Fprintf(env.Stdout, "labels in %s/labels.yaml, ground truth in %s/truth.json\n", out, out)
+				}
+				fmt.Fprintf(env.Stdout, "next (with the same --rpc-user/--rpc-pass): cointrail ingest --network regtest --rpc %s", rpc.url)
+				if out != "" {
+					fmt.Fprintf(env.Stdout, "; cointrail labels import --network regtest %s/labels.yaml", out)
+				}
+				fmt.Fprintf(env.Stdout, "; cointrail serve --network regtest --rpc %s (follows the node live)\n", rpc.url)
+			default:
 				fmt.Fprintf(env.Stdout, "blocks in %s/blocks", out)
 				if cfg.Scenario != "" {
 					fmt.Fprintf(env.Stdout, ", labels in %s/labels.yaml, ground truth in %s/truth.json", out, out)

@@ -9,8 +9,10 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
+	"github.com/btcsuite/btcd/txscript"
 	"github.com/btcsuite/btcd/wire"
 
 	"github.com/cointrail/cointrail/chain"
@@ -18,9 +20,10 @@ import (
 
 // Timing and supply planning.
 const (
-	blockInterval = 600 // seconds between blocks when the clock allows
-	minPrelude    = 200 // warm-up blocks at least: 100 to mature, 100 paid out
-	minMain       = 12  // main-phase blocks at least: every traffic shape occurs
+	blockInterval = 600  // seconds between blocks when the clock allows
+	minPrelude    = 200  // warm-up blocks at least: 100 to mature, 100 paid out
+	minMain       = 12   // main-phase blocks at least: every traffic shape occurs
+	maxPrelude    = 1000 // warm-up blocks at most, when a late start lengthens it
 )
 
 // refSupply is what the pools pay out during the warm-up of a chain from
@@ -112,10 +115,26 @@ func newEngine(cfg Config, o origin, log *slog.Logger, emit func([]byte) error) 
 	}
 	e.mainH = max(o.actH, o.height+minPrelude)
 	supply := prelude(e.h0, e.mainH)
+	if supply < refSupply {
+		// A chain that does not start at genesis matures less subsidy in
+		// the same warm-up: a longer one, where the remaining subsidy
+		// allows, keeps amounts (the heist's above all) at full value.
+		s := supply
+		for m := e.mainH + 1; m <= e.h0+maxPrelude && s < refSupply; m++ {
+			s += subsidy(m - 1 - coinbaseMaturity)
+			if s >= refSupply {
+				e.mainH, supply = m, s
+			}
+		}
+	}
 	if supply == 0 {
 		return nil, fmt.Errorf("%w: the chain is at height %d, where regtest coinbases pay nothing: start from a younger chain", ErrBadConfig, o.height-1)
 	}
 	e.vs = min(1, float64(supply)/float64(refSupply))
+	if e.vs < 1 && cfg.Scenario != "" {
+		return nil, fmt.Errorf("%w: the chain is at height %d: the regtest subsidy still to come cannot fund the %s scenario at full value (%s BTC of matured coinbases, %s needed); use a node with a younger chain, e.g. a fresh one (btcd wipes its regtest chain when it restarts)",
+			ErrBadConfig, o.height-1, cfg.Scenario, btcString(prelude(e.h0, e.h0+maxPrelude)), btcString(refSupply))
+	}
 	e.mainLen = max((cfg.Txs+cfg.TxsPerBlock-1)/cfg.TxsPerBlock, minMain)
 	if cfg.Scenario == scenarioDMM {
 		e.mainLen = max(e.mainLen, dmmMinMain)
@@ -132,6 +151,12 @@ func newEngine(cfg Config, o origin, log *slog.Logger, emit func([]byte) error) 
 	e.t0 = o.tipTime + e.interval
 	if !start.IsZero() {
 		e.t0 = max(e.t0, start.Unix()-int64(e.mainH-e.h0)*e.interval)
+	} else if o.now > 0 {
+		// End by the node's clock rather than continue from an old tip:
+		// a fresh regtest node's tip is the genesis block of 2011, and
+		// blocks dated before BIP 16's switch time (2012-04-01) may not
+		// spend P2SH on btcd.
+		e.t0 = max(e.t0, o.now-int64(e.nBlocks)*e.interval)
 	}
 	if o.now > 0 {
 		limit := o.now + 3600
@@ -142,6 +167,10 @@ func newEngine(cfg Config, o origin, log *slog.Logger, emit func([]byte) error) 
 		if e.t0+int64(e.nBlocks)*e.interval > limit {
 			return nil, fmt.Errorf("%w: %d blocks after the node's tip at %d would run more than an hour past its clock", ErrBadConfig, e.nBlocks, o.tipTime)
 		}
+	}
+	if e.t0 < txscript.Bip16Activation.Unix() {
+		return nil, fmt.Errorf("%w: the first block would be dated %s, before BIP 16 switched on (%s): P2SH spends would be invalid",
+			ErrBadConfig, time.Unix(e.t0, 0).UTC().Format(time.RFC3339), txscript.Bip16Activation.UTC().Format(time.RFC3339))
 	}
 	if cfg.Stale > 0 {
 		e.stale.fork = e.mainH + int32(e.mainLen-cfg.Stale-1)/2
@@ -463,3 +492,6 @@ func roundish(v int64) int64 {
 
 // btc is x bitcoin scaled by vs, in satoshis.
 func (e *engine) btc(x float64) int64 { return int64(x * 1e8 * e.vs) }
+
+// btcString formats satoshis as BTC for messages.
+func btcString(sat int64) string { return fmt.Sprintf("%d.%08d", sat/1e8, sat%1e8) }

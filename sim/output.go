@@ -5,17 +5,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
-	"time"
 
 	"github.com/btcsuite/btcd/chaincfg"
-	"github.com/btcsuite/btcd/chaincfg/chainhash"
-	"github.com/btcsuite/btcd/wire"
 
 	"github.com/cointrail/cointrail/chain"
 )
@@ -82,19 +77,29 @@ func WriteDir(ctx context.Context, cfg Config, outDir string, log *slog.Logger) 
 	if err := w.Close(); err != nil {
 		return nil, err
 	}
-	if res.Truth != nil {
-		tj, err := res.Truth.JSON()
-		if err != nil {
-			return nil, err
-		}
-		if err := writeFile(filepath.Join(outDir, "truth.json"), tj); err != nil {
-			return nil, err
-		}
-		if err := writeFile(filepath.Join(outDir, "labels.yaml"), res.TagPack); err != nil {
-			return nil, err
-		}
+	if err := WriteTruth(outDir, res); err != nil {
+		return nil, err
 	}
 	return res, nil
+}
+
+// WriteTruth writes a scenario's dir/truth.json and dir/labels.yaml
+// (atomically, creating dir); without a scenario there is nothing to write.
+func WriteTruth(dir string, res *Result) error {
+	if res.Truth == nil {
+		return nil
+	}
+	tj, err := res.Truth.JSON()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadConfig, err)
+	}
+	if err := writeFile(filepath.Join(dir, "truth.json"), tj); err != nil {
+		return err
+	}
+	return writeFile(filepath.Join(dir, "labels.yaml"), res.TagPack)
 }
 
 // writeFile replaces path atomically.
@@ -137,109 +142,4 @@ func activationHeight(next int32, status string) int32 {
 		return w + bip9Window
 	}
 	return w + 3*bip9Window
-}
-
-// Submit generates the same kind of chain on top of a live regtest node's
-// tip and hands it block by block to the node with submitblock. Block
-// times continue from the tip (or from Config.StartTime if that is later)
-// and stay within an hour of the wall clock; the first 100 blocks only
-// mature coinbases, because only the simulator's own coinbases are spent.
-// If SegWit or Taproot is not yet active on the node, the warm-up blocks
-// signal for them and carry no witness data until they are.
-func Submit(ctx context.Context, cfg Config, c *chain.RPCClient, log *slog.Logger) (*Result, error) {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	cfg, err := cfg.withDefaults()
-	if err != nil {
-		return nil, err
-	}
-	if cfg.Fast {
-		return nil, fmt.Errorf("%w: fast mode blocks fail script validation; Submit needs real signatures", ErrBadConfig)
-	}
-	if cfg.Profile != "" {
-		return nil, fmt.Errorf("%w: profile %s chains are written with WriteDir only", ErrBadConfig, cfg.Profile)
-	}
-	netName, err := c.Network(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if netName != "regtest" {
-		return nil, fmt.Errorf("%w: node %s is on %s, the simulator only builds regtest chains", ErrBadConfig, c.Endpoint(), netName)
-	}
-	tip, err := c.BlockCount(ctx)
-	if err != nil {
-		return nil, err
-	}
-	tipHash, err := c.BlockHash(ctx, tip)
-	if err != nil {
-		return nil, err
-	}
-	tipTime, err := tipMedianTime(ctx, c, tipHash)
-	if err != nil {
-		return nil, err
-	}
-	var info struct {
-		Bip9 map[string]struct {
-			Status string `json:"status"`
-		} `json:"bip9_softforks"`
-	}
-	if err := c.Call(ctx, "getblockchaininfo", nil, &info); err != nil {
-		return nil, err
-	}
-	next := int32(tip + 1)
-	act := next // Bitcoin Core's regtest has SegWit and Taproot from genesis
-	for _, fork := range []string{"segwit", "taproot"} {
-		if d, ok := info.Bip9[fork]; ok {
-			if d.Status == "failed" {
-				return nil, fmt.Errorf("%w: node %s: the %s deployment failed, the chain cannot carry witness programs", ErrBadConfig, c.Endpoint(), fork)
-			}
-			act = max(act, activationHeight(next, d.Status))
-		}
-	}
-	o := origin{height: next, prev: tipHash, tipTime: tipTime, actH: act, now: time.Now().Unix()}
-	e, err := newEngine(cfg, o, log, func(raw []byte) error { return c.SubmitBlock(ctx, raw) })
-	if err != nil {
-		return nil, err
-	}
-	res, err := e.run(ctx)
-	if err != nil {
-		return nil, err
-	}
-	got, err := c.BlockCount(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if want := tip + int64(res.Blocks); got != want {
-		return nil, fmt.Errorf("%w: %s: height %d after submitting %d blocks on top of %d", chain.ErrNode, c.Endpoint(), got, res.Blocks, tip)
-	}
-	return res, nil
-}
-
-// tipMedianTime is the later of the tip's timestamp and the median of the
-// last 11 blocks' timestamps: new blocks must be later than both.
-func tipMedianTime(ctx context.Context, c *chain.RPCClient, h chainhash.Hash) (int64, error) {
-	var times []int64
-	for range 11 {
-		var s string
-		if err := c.Call(ctx, "getblockheader", []any{h.String(), false}, &s); err != nil {
-			return 0, err
-		}
-		raw, err := hex.DecodeString(s)
-		var hdr wire.BlockHeader
-		if err == nil {
-			err = hdr.Deserialize(bytes.NewReader(raw))
-		}
-		if err != nil || hdr.BlockHash() != h {
-			return 0, fmt.Errorf("%w: %s: getblockheader %s: not the header asked for", chain.ErrNode, c.Endpoint(), h)
-		}
-		times = append(times, hdr.Timestamp.Unix())
-		if hdr.PrevBlock == (chainhash.Hash{}) {
-			break
-		}
-		h = hdr.PrevBlock
-	}
-	tipTime := times[0]
-	slices.Sort(times)
-	return max(tipTime, times[len(times)/2]), nil
 }

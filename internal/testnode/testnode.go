@@ -22,11 +22,12 @@ import (
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
 
 	"github.com/cointrail/cointrail/chain"
+	"github.com/cointrail/cointrail/regtest"
 )
 
 // BtcdVersion is the btcd release the tests run, the same as
 // scripts/install-test-deps.sh installs.
-const BtcdVersion = "v0.24.2"
+const BtcdVersion = regtest.BtcdVersion
 
 // ActivationHeight is the first block at which SegWit and Taproot are active
 // on btcd regtest when every block signals (see the package doc).
@@ -341,32 +342,11 @@ var (
 	btcdErr  error
 )
 
-// btcdBinary finds btcd in GOBIN, GOPATH/bin or PATH, installing the pinned
+// btcdBinary finds btcd as regtest.FindBtcd does, installing the pinned
 // version with go install if it is nowhere.
 func btcdBinary() (string, error) {
 	btcdOnce.Do(func() {
-		var dirs []string
-		if out, err := exec.Command("go", "env", "GOBIN", "GOPATH").Output(); err == nil {
-			f := strings.Split(strings.TrimSpace(string(out)), "\n")
-			if len(f) == 2 && strings.TrimSpace(f[0]) != "" {
-				dirs = append(dirs, strings.TrimSpace(f[0]))
-			}
-			for _, p := range filepath.SplitList(strings.TrimSpace(f[len(f)-1])) {
-				dirs = append(dirs, filepath.Join(p, "bin"))
-			}
-		}
-		find := func() string {
-			for _, d := range dirs {
-				if p := filepath.Join(d, "btcd"); isExecutable(p) {
-					return p
-				}
-			}
-			if p, err := exec.LookPath("btcd"); err == nil {
-				return p
-			}
-			return ""
-		}
-		if btcdPath = find(); btcdPath != "" {
+		if btcdPath, btcdErr = regtest.FindBtcd(); btcdErr == nil {
 			return
 		}
 		cmd := exec.Command("go", "install", "github.com/btcsuite/btcd@"+BtcdVersion)
@@ -375,14 +355,7 @@ func btcdBinary() (string, error) {
 			btcdErr = fmt.Errorf("btcd not found and go install failed (run scripts/install-test-deps.sh): %v\n%s", err, out)
 			return
 		}
-		if btcdPath = find(); btcdPath == "" {
-			btcdErr = fmt.Errorf("btcd installed but not found in %v", dirs)
-		}
+		btcdPath, btcdErr = regtest.FindBtcd()
 	})
 	return btcdPath, btcdErr
-}
-
-func isExecutable(p string) bool {
-	fi, err := os.Stat(p)
-	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
 }
