@@ -34,10 +34,10 @@ func TestBadInput(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{"tx", "--data", data, "abc"}, 1, `cointrail tx: index: bad input: "abc" is not a txid (want 64 hex digits)`},
+		{[]string{"tx", "--data", data, "abc"}, 2, `cointrail tx: index: bad input: "abc" is not a txid (want 64 hex digits)`},
 		{[]string{"tx", "--data", data, strings.Repeat("0", 64)}, 1, "cointrail tx: index: not found: transaction 0000000000000000000000000000000000000000000000000000000000000000 is not in the index (tip 4312)"},
-		{[]string{"tx", "--data", data}, 2, "cointrail tx: want one TXID (flags go before it)"},
-		{[]string{"address", "--data", data, "tb1qw508d6qejxtdg4y5r3zarvary0c5xw7kxpjzsx"}, 1, `cointrail address: index: bad input: chain: wrong network: address "tb1qw508d6qejxtdg4y5r3zarvary0c5xw7kxpjzsx" is a testnet address, the index is mainnet`},
+		{[]string{"tx", "--data", data}, 2, "cointrail tx: want one TXID"},
+		{[]string{"address", "--data", data, "tb1qw508d6qejxtdg4y5r3zarvary0c5xw7kxpjzsx"}, 2, `cointrail address: index: bad input: chain: wrong network: address "tb1qw508d6qejxtdg4y5r3zarvary0c5xw7kxpjzsx" is a testnet address, the index is mainnet`},
 		{[]string{"address", "--data", data, "--limit", "0", "1Q2TWHE3GMdB6BZKafqwxXtWAWgFt5Jvm3"}, 1, "cointrail address: index: bad input: page size 0 (want 1..10000)"},
 		{[]string{"block", "--data", data, "99999"}, 1, "cointrail block: index: not found: no block at height 99999 (tip 4312)"},
 		{[]string{"status", "--data", data, "--network", "foo"}, 2, `cointrail status: chain: bad input: unknown network "foo" (want mainnet, testnet, signet or regtest)`},
@@ -47,8 +47,8 @@ func TestBadInput(t *testing.T) {
 		{[]string{"ingest", "--data", data}, 2, "cointrail ingest: give exactly one of --blocks DIR or --rpc URL"},
 		{[]string{"trace", "--data", data, "--model", "foo", "--from", hal}, 2, `cointrail trace: taint: bad parameters: unknown model "foo" (valid: poison, haircut, fifo, lifo, tiho)`},
 		{[]string{"trace", "--data", data, "--from", hal + ":7"}, 1, "cointrail trace: index: not found: transaction " + hal + " has 2 outputs, no output 7"},
-		{[]string{"trace", "--data", data, "--max-txs", "2", "--from", hal + ":1"}, 1, "cointrail trace: model haircut: taint: limit reached: visited max_txs=2 transactions"},
-		{[]string{"trace", "--data", data, "--from", hal + ":1@999999999999"}, 1, `cointrail trace: index: bad input: seed "` + hal + `:1@999999999999": amount 999999999999 sat exceeds the seed's value`},
+		{[]string{"trace", "--data", data, "--max-txs", "2", "--from", hal + ":1"}, 1, `cointrail trace: taint: limit reached: haircut stopped after --max-txs 2 transactions; the result written is partial (summary.truncated, outputs not followed have stop "limit"): raise it (--max-txs 4) or bound the trace (--max-hops N, --min-sats S, --to-height H)`},
+		{[]string{"trace", "--data", data, "--from", hal + ":1@999999999999"}, 2, `cointrail trace: index: bad input: seed "` + hal + `:1@999999999999": amount 999999999999 sat exceeds the seed's value`},
 		{[]string{"nosuchcommand"}, 2, ""},
 	}
 	for _, c := range cases {
