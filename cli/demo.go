@@ -133,7 +133,7 @@ func demo(ctx context.Context, env *Env, dir string, seed uint64) error {
 		return err
 	}
 	jsonPath := filepath.Join(dir, "trace.json")
-	if err := writeOut(env, jsonPath, func(w io.Writer) error { return writeResults(w, rs, "json", report.HTMLOptions{}) }); err != nil {
+	if err := writeOut(env, jsonPath, func(w io.Writer) error { return writeResultsJSON(w, rs) }); err != nil {
 		return err
 	}
 

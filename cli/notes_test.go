@@ -12,8 +12,8 @@ import (
 	"github.com/cointrail/cointrail/sim"
 )
 
-// cliRun runs cointrail in-process and fails the test on a non-zero exit
-// unless fail is set.
+// cliRun runs cointrail in-process and fails the test unless it exits
+// with want.
 func cliRun(t *testing.T, want int, args ...string) string {
 	t.Helper()
 	var out, errb bytes.Buffer

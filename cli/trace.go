@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -146,44 +147,29 @@ func runTrace(ctx context.Context, env *Env, ix *index.Index, f *traceFlags, see
 	return taint.TraceModels(ctx, &index.Graph{Index: ix}, attr, seeds, p, models, env.Log)
 }
 
-// writeResults renders results in format.
-func writeResults(w io.Writer, rs []*taint.Result, format string, opt report.HTMLOptions) error {
-	switch format {
-	case "text":
-		return report.Text(w, rs)
-	case "json":
-		if len(rs) == 1 {
-			b, err := rs[0].JSON()
-			if err != nil {
-				return err
-			}
-			_, err = w.Write(append(b, '\n'))
+// writeResultsJSON writes results as `trace --format json` does: the
+// canonical result, or a JSON array of them for several models.
+func writeResultsJSON(w io.Writer, rs []*taint.Result) error {
+	var buf bytes.Buffer
+	if len(rs) > 1 {
+		buf.WriteByte('[')
+	}
+	for i, r := range rs {
+		b, err := r.JSON()
+		if err != nil {
 			return err
 		}
-		// Several models: a JSON array of the canonical results.
-		var buf bytes.Buffer
-		buf.WriteByte('[')
-		for i, r := range rs {
-			b, err := r.JSON()
-			if err != nil {
-				return err
-			}
-			if i > 0 {
-				buf.WriteByte(',')
-			}
-			buf.Write(b)
+		if i > 0 {
+			buf.WriteByte(',')
 		}
-		buf.WriteString("]\n")
-		_, err := w.Write(buf.Bytes())
-		return err
-	case "csv":
-		return report.CSV(w, rs)
-	case "graphml":
-		return report.GraphML(w, rs)
-	case "html":
-		return report.HTML(w, rs, opt)
+		buf.Write(b)
 	}
-	return usagef("unknown --format %q (want text, json, csv, graphml or html)", format)
+	if len(rs) > 1 {
+		buf.WriteByte(']')
+	}
+	buf.WriteByte('\n')
+	_, err := w.Write(buf.Bytes())
+	return err
 }
 
 // writeOut writes via fn to path or to stdout when path is "". A file is
@@ -290,40 +276,7 @@ func closeStreams(ss []*taint.TraceStream) {
 	}
 }
 
-// writeStreams renders streamed results in format: JSON, CSV and the text
-// summary are written from the compact state without building the result;
-// GraphML and HTML build it (their graphs need every transaction at once).
-func writeStreams(w io.Writer, ss []*taint.TraceStream, format string, opt report.HTMLOptions) error {
-	switch format {
-	case "json":
-		return taint.WriteJSONAll(w, ss)
-	case "csv":
-		return report.CSVStreams(w, ss)
-	case "text":
-		heads := make([]*taint.Result, len(ss))
-		for i, s := range ss {
-			heads[i] = s.Head()
-		}
-		return report.Text(w, heads)
-	case "freeze", "freeze-json":
-		return report.FreezeStreams(w, ss, format == "freeze-json")
-	case "seizable", "seizable-json":
-		return report.SeizableStreams(w, ss, format == "seizable-json")
-	case "graphml", "html":
-		rs := make([]*taint.Result, len(ss))
-		for i, s := range ss {
-			r, err := s.Result()
-			if err != nil {
-				return err
-			}
-			rs[i] = r
-		}
-		return writeResults(w, rs, format, opt)
-	}
-	return usagef("unknown --format %q (want %s)", format, traceFormats)
-}
-
-const traceFormats = "text, json, csv, graphml, html, freeze, freeze-json, seizable or seizable-json"
+var traceFormats = strings.Join(report.Formats[:len(report.Formats)-1], ", ") + " or " + report.Formats[len(report.Formats)-1]
 
 func init() {
 	f := &traceFlags{}
@@ -340,33 +293,28 @@ func init() {
 			if err != nil {
 				return err
 			}
-			switch f.format {
-			case "text", "json", "csv", "graphml", "html":
-			case "freeze", "freeze-json", "seizable", "seizable-json":
-				if p.Direction != taint.Forward {
-					return usagef("--format %s lists where the taint went: it needs --direction forward", f.format)
-				}
-			default:
+			switch {
+			case !slices.Contains(report.Formats, f.format):
 				return usagef("unknown --format %q (want %s)", f.format, traceFormats)
+			case (strings.HasPrefix(f.format, "freeze") || strings.HasPrefix(f.format, "seizable")) && p.Direction != taint.Forward:
+				return usagef("--format %s lists where the taint went: it needs --direction forward", f.format)
 			}
-			return g.withReader(env, func(ix *index.Index) (rerr error) {
+			return g.withReader(env, func(ix *index.Index) error {
 				ss, err := runTraceStreams(ctx, env, ix, f, append(append([]string(nil), f.from...), args...))
 				var lim *limitError
 				if err != nil && !errors.As(err, &lim) {
 					return err
 				}
 				defer closeStreams(ss)
-				defer func() {
-					if lim != nil && rerr == nil {
-						rerr = lim
-					}
-				}()
 				if err := writeOut(env, f.out, func(w io.Writer) error {
-					return writeStreams(w, ss, f.format, report.HTMLOptions{Title: "cointrail trace " + strings.Join(f.from, " ")})
+					return report.WriteStreams(w, ss, f.format, report.HTMLOptions{Title: "cointrail trace " + strings.Join(f.from, " ")})
 				}); err != nil {
 					return err
 				}
 				clusterNotice(env.Stderr, g, ix.Tip(), ss[0].Head().Inputs)
+				if lim != nil {
+					return lim // after the partial result: it says how to go further
+				}
 				return nil
 			})
 		},

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"errors"
 	"fmt"
 	"io"
 
@@ -12,7 +13,7 @@ import (
 var Formats = []string{"text", "json", "csv", "graphml", "html", "freeze", "freeze-json", "seizable", "seizable-json"}
 
 // ErrFormat: a format WriteStreams does not know.
-var ErrFormat = fmt.Errorf("report: unknown format")
+var ErrFormat = errors.New("report: unknown format")
 
 // ContentType is the media type of a format's output.
 func ContentType(format string) string {

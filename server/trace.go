@@ -45,7 +45,7 @@ type TraceRequest struct {
 	StopAtService  *bool    `json:"stop_at_service,omitempty"` // default true
 	Async          bool     `json:"async,omitempty"`           // run as a job whatever its size
 
-	models []taint.Model // Model parsed
+	models []taint.Model // Model parsed (params sets it, and Format's default)
 }
 
 // ParseTraceRequest decodes and checks a trace request against the
@@ -241,17 +241,13 @@ func (s *Server) streamTrace(ctx context.Context, q TraceRequest, p taint.Params
 			seeds = append(seeds, taint.Seed{Out: o.Out, Amount: o.Amount})
 		}
 	}
-	models := q.models
-	if len(models) == 0 {
-		models = []taint.Model{p.Model}
-	}
 	var ss []*taint.TraceStream
 	defer func() {
 		for _, st := range ss {
 			st.Close()
 		}
 	}()
-	for _, m := range models {
+	for _, m := range q.models {
 		pm := p
 		pm.Model = m
 		st, err := taint.Stream(ctx, &index.Graph{Index: s.ix}, attr, seeds, pm, taint.StreamOptions{}, s.log)
@@ -268,11 +264,7 @@ func (s *Server) streamTrace(ctx context.Context, q TraceRequest, p taint.Params
 			return err
 		}
 	}
-	format := q.Format
-	if format == "" {
-		format = "json"
-	}
-	return report.WriteStreams(w, ss, format, report.HTMLOptions{Title: "cointrail trace " + strings.Join(q.Seeds, " ")})
+	return report.WriteStreams(w, ss, q.Format, report.HTMLOptions{Title: "cointrail trace " + strings.Join(q.Seeds, " ")})
 }
 
 func (s *Server) handleTrace(w http.ResponseWriter, r *http.Request, _ *APIKey) error {
