@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"text/tabwriter"
 	"time"
 
@@ -166,40 +167,47 @@ func printWhere(w io.Writer, t *sim.Truth, rs []*taint.Result) {
 		fmt.Fprintf(tw, "%s\t", r.Model)
 	}
 	fmt.Fprint(tw, "truth\t\n")
-	row := func(name string, truth int64, f func(*taint.Result) int64) {
+	row := func(name, truth string, f func(*taint.Result) int64) {
 		fmt.Fprintf(tw, "%s\t", name)
 		for _, r := range rs {
 			fmt.Fprintf(tw, "%s\t", report.BTC(f(r)))
 		}
-		fmt.Fprintf(tw, "%s\t\n", report.BTC(truth))
+		fmt.Fprintf(tw, "%s\t\n", truth)
 	}
-	for _, a := range t.Arrivals {
-		label := a.Label
-		row(label, a.StolenSat, func(r *taint.Result) int64 {
+	arrived := func(label string) func(*taint.Result) int64 {
+		return func(r *taint.Result) int64 {
 			for _, x := range r.Summary.Arrived {
 				if x.Label == label {
 					return x.Sat
 				}
 			}
 			return 0
-		})
+		}
 	}
 	known := map[string]bool{}
 	for _, a := range t.Arrivals {
 		known[a.Label] = true
+		row(a.Label, report.BTC(a.StolenSat), arrived(a.Label))
 	}
-	row("other services", 0, func(r *taint.Result) int64 {
-		var n int64
+	// Services the simulation's truth does not route stolen coins to (the
+	// victim's own wallet, a payee of a mixed coin) get a row each: a
+	// model that sends taint there says so by name; "-" marks no truth.
+	var others []string
+	for _, r := range rs {
 		for _, x := range r.Summary.Arrived {
 			if !known[x.Label] {
-				n += x.Sat
+				known[x.Label] = true
+				others = append(others, x.Label)
 			}
 		}
-		return n
-	})
-	row("still unspent", t.UnspentSat, func(r *taint.Result) int64 { return r.Summary.UnspentSat })
-	row("lost to fees", t.FeesSat, func(r *taint.Result) int64 { return r.Summary.FeeSat })
-	row("dust, limits", 0, func(r *taint.Result) int64 { return r.Summary.DustSat + r.Summary.StoppedSat })
+	}
+	slices.Sort(others)
+	for _, l := range others {
+		row(l, "-", arrived(l))
+	}
+	row("still unspent", report.BTC(t.UnspentSat), func(r *taint.Result) int64 { return r.Summary.UnspentSat })
+	row("lost to fees", report.BTC(t.FeesSat), func(r *taint.Result) int64 { return r.Summary.FeeSat })
+	row("dust, limits", report.BTC(0), func(r *taint.Result) int64 { return r.Summary.DustSat + r.Summary.StoppedSat })
 	tw.Flush()
 	fmt.Fprintln(w)
 }

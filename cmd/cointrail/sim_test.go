@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -75,13 +76,38 @@ func TestDemo(t *testing.T) {
 			t.Errorf("demo output lacks service %q", a.Label)
 		}
 	}
+	// Every service a model sends taint to is a row of its own, named (the
+	// victim's own wallet is not "other services").
+	var results []struct {
+		Summary struct {
+			Arrived []struct {
+				Label string `json:"label"`
+			} `json:"arrived"`
+		} `json:"summary"`
+	}
+	saved, err := os.ReadFile(filepath.Join(data, "trace.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(saved, &results); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range results {
+		for _, a := range r.Summary.Arrived {
+			if !regexp.MustCompile(`(?m)^\s*` + regexp.QuoteMeta(a.Label) + `\s+\d`).MatchString(out) {
+				t.Errorf("demo's where-it-went table has no row for %q:\n%s", a.Label, out)
+			}
+		}
+	}
+	if strings.Contains(out, "other services") {
+		t.Errorf("demo lumps services into \"other services\":\n%s", out)
+	}
 	html, err := os.ReadFile(filepath.Join(data, "report.html"))
 	if err != nil || !strings.Contains(string(html), "<svg") || strings.Contains(string(html), " src=") || strings.Contains(string(html), "<script") {
 		t.Fatalf("report.html missing, without its flow graph, or loading something from outside: %v", err)
 	}
 	// The trace is evidence: re-running it on the demo's index gives the same bytes.
 	again := mustRun(t, "trace", "--data", data, "--network", "regtest", "--model", "haircut,fifo", "--format", "json", "--from", truth.TheftTxid)
-	saved, _ := os.ReadFile(filepath.Join(data, "trace.json"))
 	if again != string(saved) {
 		t.Fatal("re-running the demo's trace gives different bytes than trace.json")
 	}
