@@ -36,6 +36,7 @@ type globals struct {
 	json    bool
 	verbose bool
 	cpuprof string
+	cmdline string // the command as typed, shell-quoted: reports record it
 }
 
 type command struct {
@@ -99,7 +100,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	}
 	fs := flag.NewFlagSet("cointrail "+cmd.name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	g := &globals{}
+	g := &globals{cmdline: shellQuote(append([]string{"cointrail"}, args...))}
 	defData := env.Getenv("COINTRAIL_DATA")
 	if defData == "" {
 		defData = "./cointrail-data"

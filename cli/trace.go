@@ -36,6 +36,7 @@ type traceFlags struct {
 	seedFromHeight, seedToHeight   uint
 	stopAtCoinJoin, feesToCoinbase bool
 	noStopAtService                bool
+	report                         reportFlags
 }
 
 func (f *traceFlags) register(fs *flag.FlagSet) {
@@ -43,7 +44,7 @@ func (f *traceFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.from, "from", "seed: TXID:VOUT, TXID (all outputs) or ADDRESS, optionally @SATS; repeatable (seeds may also follow the flags)")
 	fs.StringVar(&f.model, "model", "haircut", "poison, haircut, fifo, lifo or tiho; several comma-separated run side by side")
 	fs.StringVar(&f.direction, "direction", "forward", "forward (where did it go) or backward (where did it come from)")
-	fs.StringVar(&f.format, "format", "text", "text, json, csv, graphml, html, freeze (deposits per entity, CSV), freeze-json, seizable (unspent tainted outputs, CSV) or seizable-json")
+	fs.StringVar(&f.format, "format", "text", "text, json, csv, graphml, html (the printable report), pdf (that report printed by a local Chromium), freeze (deposits per entity, CSV), freeze-json, seizable (unspent tainted outputs, CSV) or seizable-json")
 	fs.StringVar(&f.out, "o", "", "write to this file instead of standard output")
 	fs.IntVar(&f.maxHops, "max-hops", 0, "stop this many transactions from a seed (0: no limit)")
 	fs.IntVar(&f.maxTxs, "max-txs", 1_000_000, "visit at most this many transactions; a larger trace fails with a limit error")
@@ -57,6 +58,7 @@ func (f *traceFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.stopAtCoinJoin, "stop-at-coinjoin", false, "stop at CoinJoins instead of passing through them (annotated either way)")
 	fs.BoolVar(&f.feesToCoinbase, "fees-to-coinbase", false, "follow tainted fees into the block's coinbase (subsidy clean) instead of reporting them lost")
 	fs.BoolVar(&f.noStopAtService, "no-stop-at-service", false, "go on through labelled services instead of stopping there")
+	f.report.register(fs)
 }
 
 func parseTime(s string) (int64, error) {
@@ -276,7 +278,9 @@ func closeStreams(ss []*taint.TraceStream) {
 	}
 }
 
-var traceFormats = strings.Join(report.Formats[:len(report.Formats)-1], ", ") + " or " + report.Formats[len(report.Formats)-1]
+// traceFormats: the formats WriteStreams renders (those the API offers
+// too) and pdf, which prints the HTML report in a local Chromium.
+var traceFormats = strings.Join(report.Formats, ", ") + " or pdf"
 
 func init() {
 	f := &traceFlags{}
@@ -293,21 +297,37 @@ func init() {
 			if err != nil {
 				return err
 			}
+			browser := ""
 			switch {
+			case f.format == "pdf":
+				if browser, err = report.Browser(env.Getenv); err != nil {
+					return err
+				}
 			case !slices.Contains(report.Formats, f.format):
 				return usagef("unknown --format %q (want %s)", f.format, traceFormats)
 			case (strings.HasPrefix(f.format, "freeze") || strings.HasPrefix(f.format, "seizable")) && p.Direction != taint.Forward:
 				return usagef("--format %s lists where the taint went: it needs --direction forward", f.format)
 			}
+			if err := f.report.check(); err != nil {
+				return err
+			}
 			return g.withReader(env, func(ix *index.Index) error {
-				ss, err := runTraceStreams(ctx, env, ix, f, append(append([]string(nil), f.from...), args...))
+				seedArgs := append(append([]string(nil), f.from...), args...)
+				opt, err := f.report.options(env, g, ix, "cointrail trace "+strings.Join(seedArgs, " "))
+				if err != nil {
+					return err
+				}
+				ss, err := runTraceStreams(ctx, env, ix, f, seedArgs)
 				var lim *limitError
 				if err != nil && !errors.As(err, &lim) {
 					return err
 				}
 				defer closeStreams(ss)
 				if err := writeOut(env, f.out, func(w io.Writer) error {
-					return report.WriteStreams(w, ss, f.format, report.HTMLOptions{Title: "cointrail trace " + strings.Join(f.from, " ")})
+					if f.format == "pdf" {
+						return writePDF(ctx, w, ss, opt, browser)
+					}
+					return report.WriteStreams(w, ss, f.format, opt)
 				}); err != nil {
 					return err
 				}

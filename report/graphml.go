@@ -154,7 +154,7 @@ type flowNode struct {
 	id, kind, label, category, address string
 	taint                              int64
 	col                                int // 0 = seeds, increasing with hops; terminals last
-	row                                int
+	x, y                               int // flowLayout's placement
 }
 
 type flowEdge struct {
