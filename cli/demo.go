@@ -127,10 +127,17 @@ func demo(ctx context.Context, env *Env, dir string, seed uint64) error {
 			theftTime.UTC().Format("2006-01-02 15:04 MST"), report.BTC(t.StolenSat), t.VictimAddress, t.VictimInputs, t.AttackerAddress, t.LookalikeOf, t.LookalikeChars),
 		"Haircut spreads taint pro rata over every output of a transaction; FIFO follows the stolen satoshis in order. Where they disagree, the conclusion depends on the model.",
 	}
+	// The cover names the trace command that re-runs this one: the demo's
+	// parameters are trace's defaults, so its result_sha256 is the same.
+	g.cmdline = shellQuote([]string{"cointrail", "trace", "--data", dir, "--network", "regtest", "--model", f.model, "--format", "html", "--from", t.TheftTxid})
+	rf := reportFlags{title: "cointrail demo: the DMM Bitcoin heist (simulated)", investigator: "cointrail demo", paper: "a4"}
+	opt, err := rf.options(env, g, ix, "")
+	if err != nil {
+		return err
+	}
+	opt.Notes = notes
 	reportPath := filepath.Join(dir, "report.html")
-	if err := writeOut(env, reportPath, func(w io.Writer) error {
-		return report.HTML(w, rs, report.HTMLOptions{Title: "cointrail demo: the DMM Bitcoin heist (simulated)", Notes: notes})
-	}); err != nil {
+	if err := writeOut(env, reportPath, func(w io.Writer) error { return report.HTML(w, rs, opt) }); err != nil {
 		return err
 	}
 	jsonPath := filepath.Join(dir, "trace.json")
@@ -152,6 +159,7 @@ func demo(ctx context.Context, env *Env, dir string, seed uint64) error {
 	fmt.Fprintf(w, "  cointrail trace   --data %s --network regtest --model fifo,haircut,poison --from %s\n", dir, t.TheftTxid)
 	fmt.Fprintf(w, "  cointrail address --data %s --network regtest %s\n", dir, t.AttackerAddress)
 	fmt.Fprintf(w, "  cointrail trace   --data %s --network regtest --model fifo --format freeze --from %s   (deposits per exchange)\n", dir, t.TheftTxid)
+	fmt.Fprintf(w, "  cointrail trace   --data %s --network regtest --model %s --format pdf -o %s --from %s   (the report as PDF; needs Chromium)\n", dir, f.model, filepath.Join(dir, "report.pdf"), t.TheftTxid)
 	fmt.Fprintf(w, "  cointrail apikey create --data %s --network regtest --role admin\n", dir)
 	fmt.Fprintf(w, "  cointrail serve   --data %s --network regtest --listen 127.0.0.1:8335   (the HTTP API over this index; add --rpc URL to follow a node)\n", dir)
 	return nil

@@ -16,7 +16,7 @@ import (
 
 // TestDemoHintsWorkAsPrinted runs every command the demo prints under
 // "continue:" exactly as printed (only serve's port is swapped for a free
-// one): the traces, the freeze list naming the customer's deposit address
+// one): the traces, the PDF report, the freeze list naming the customer's deposit address
 // (the demo clusters before tracing), the API key, and `serve` with no node
 // answering /v1/status with that key and taking a case over the index as it
 // is.
@@ -41,16 +41,29 @@ func TestDemoHintsWorkAsPrinted(t *testing.T) {
 			serveLine = line
 			continue
 		}
+		if strings.Contains(line, "--format pdf") {
+			if testing.Short() {
+				continue // starts Chromium
+			}
+			pdf := filepath.Join(data, "report.pdf")
+			if _, err := os.Stat(pdf); err == nil {
+				t.Fatal("report.pdf exists before its hint ran")
+			}
+		}
 		got := mustRun(t, args[1:]...)
 		switch {
+		case strings.Contains(line, "--format pdf"):
+			if b, err := os.ReadFile(filepath.Join(data, "report.pdf")); err != nil || !bytes.HasPrefix(b, []byte("%PDF-")) {
+				t.Fatalf("the PDF hint wrote no PDF: %v", err)
+			}
 		case args[1] == "apikey":
 			key = got[strings.LastIndex(got, " ")+1 : len(got)-1]
 		case strings.Contains(line, "--format freeze"):
 			freeze = got
 		}
 	}
-	if n != 5 || key == "" || serveLine == "" {
-		t.Fatalf("want 5 hints with an API key and serve, got %d:\n%s", n, hints)
+	if n != 6 || key == "" || serveLine == "" {
+		t.Fatalf("want 6 hints with an API key and serve, got %d:\n%s", n, hints)
 	}
 	// Meridian's arrivals are the customer's deposit address (first block
 	// 462), not its hot wallet after the sweep (first block 465).

@@ -1,12 +1,18 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/cointrail/cointrail/internal/printcheck"
+	"github.com/cointrail/cointrail/report"
 )
 
 // TestSimIngestXORStale: a simulated chain written with xor.dat
@@ -110,6 +116,67 @@ func TestDemo(t *testing.T) {
 	again := mustRun(t, "trace", "--data", data, "--network", "regtest", "--model", "haircut,fifo", "--format", "json", "--from", truth.TheftTxid)
 	if again != string(saved) {
 		t.Fatal("re-running the demo's trace gives different bytes than trace.json")
+	}
+	// The cover names the command that re-runs it.
+	if cmd := "cointrail trace --data " + data + " --network regtest --model haircut,fifo --format html --from " + truth.TheftTxid; !strings.Contains(string(html), cmd) {
+		t.Errorf("report.html's cover lacks the command that re-runs it: %s", cmd)
+	}
+	demoPrints(t, data, truth.TheftTxid, len(results[0].Summary.Arrived)+len(results[1].Summary.Arrived))
+}
+
+// demoPrints: the demo's report.html, laid out as Chromium prints it, fits
+// the page with every arrival of the flow graph on it; trace --format pdf
+// writes a PDF of the asked paper; a bad paper or a missing browser is
+// one line.
+func demoPrints(t *testing.T, data, theft string, arrivals int) {
+	if testing.Short() {
+		t.Log("-short: not starting Chromium")
+		return
+	}
+	browser, err := report.Browser(os.Getenv)
+	if err != nil {
+		t.Fatalf("%v (scripts/install-test-deps.sh installs it)", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	l, err := printcheck.Measure(ctx, browser, filepath.Join(data, "report.html"), printcheck.Papers["a4"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.ScrollW > l.ViewportW {
+		t.Errorf("report.html is %.0f px wide on a %.0f px A4 text area", l.ScrollW, l.ViewportW)
+	}
+	if len(l.Arrivals) != arrivals {
+		t.Errorf("the flow graph shows %d arrival nodes, the models arrive at %d services", len(l.Arrivals), arrivals)
+	}
+	for _, a := range l.Arrivals {
+		if a.Left < 0 || a.Right > l.ViewportW {
+			t.Errorf("arrival %q lies off the page: %.0f..%.0f of %.0f px", a.Name, a.Left, a.Right, l.ViewportW)
+		}
+	}
+	pdf := filepath.Join(t.TempDir(), "report.pdf")
+	args := []string{"trace", "--data", data, "--network", "regtest", "--model", "haircut,fifo", "--format", "pdf", "--paper", "letter", "-o", pdf, "--from", theft}
+	mustRun(t, args...)
+	b, err := os.ReadFile(pdf)
+	if err != nil || !bytes.HasPrefix(b, []byte("%PDF-")) {
+		t.Fatalf("trace --format pdf wrote no PDF: %v", err)
+	}
+	pages, boxes := printcheck.Pages(b)
+	if pages < 3 || len(boxes) == 0 {
+		t.Fatalf("the PDF has %d pages (cover and two models at least), %d media boxes", pages, len(boxes))
+	}
+	for _, mb := range boxes {
+		if mb != [2]string{"612", "792"} {
+			t.Fatalf("a page of %s × %s pt, want Letter 612 × 792", mb[0], mb[1])
+		}
+	}
+	_, stderr, err := run(t, nil, "trace", "--data", data, "--network", "regtest", "--format", "pdf", "--paper", "a5", "--from", theft)
+	if exitCode(err) != 2 || !strings.Contains(stderr, `unknown --paper "a5" (want a4 or letter)`) {
+		t.Errorf("--paper a5: exit %d, %s", exitCode(err), stderr)
+	}
+	_, stderr, err = run(t, []string{"COINTRAIL_CHROMIUM=/nonexistent/chromium"}, args...)
+	if exitCode(err) != 1 || strings.Count(strings.TrimSpace(stderr), "\n") != 0 || !strings.Contains(stderr, "COINTRAIL_CHROMIUM=/nonexistent/chromium") || !strings.Contains(stderr, "--format html") {
+		t.Errorf("no browser: exit %d, want one line naming COINTRAIL_CHROMIUM and the html alternative: %s", exitCode(err), stderr)
 	}
 }
 
