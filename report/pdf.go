@@ -37,7 +37,9 @@ func Browser(getenv func(string) string) (string, error) {
 // over the DevTools protocol: a maintained client, not ours to write).
 // Cancel stops the browser.
 func BrowserContext(ctx context.Context, path, dir string) (context.Context, context.CancelFunc) {
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.UserDataDir(filepath.Join(dir, "profile")))
+	// TMPDIR too: Chromium puts its singleton socket in a temporary
+	// directory of its own that it leaves behind when it is stopped.
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.UserDataDir(filepath.Join(dir, "profile")), chromedp.Env("TMPDIR="+dir))
 	if os.Geteuid() == 0 {
 		// Chromium refuses to start its sandbox as root (containers, CI).
 		opts = append(opts, chromedp.NoSandbox)
