@@ -86,7 +86,7 @@ func Build(ix *index.Index, filter func(labels.Label) bool) (*Map, error) {
 
 func better(cur entry, l labels.Label) entry {
 	if cur.e.Label == "" || l.ConfidenceLevel > cur.level || (l.ConfidenceLevel == cur.level && l.Label < cur.e.Label) {
-		return entry{taint.Entity{Label: l.Label, Category: l.Category}, l.ConfidenceLevel}
+		return entry{taint.Entity{Label: l.Label, Category: l.Category, Source: l.Source, Confidence: l.ConfidenceLevel}, l.ConfidenceLevel}
 	}
 	return cur
 }

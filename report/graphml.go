@@ -26,6 +26,7 @@ func GraphML(w io.Writer, rs []*taint.Result) error {
 		{"height", "node", "height", "int"}, {"time", "node", "time", "string"}, {"address", "node", "address", "string"},
 		{"value_sat", "node", "value_sat", "long"}, {"stop", "node", "stop", "string"},
 		{"label", "node", "label", "string"}, {"category", "node", "category", "string"},
+		{"label_source", "node", "label_source", "string"}, {"label_confidence", "node", "label_confidence", "int"},
 	}
 	for _, r := range rs {
 		m := r.Model.String()
@@ -95,6 +96,8 @@ func GraphML(w io.Writer, rs []*taint.Result) error {
 				// reader's terminal as in every other output, then for XML.
 				d("label", labels.Escape(o.Label))
 				d("category", labels.Escape(o.Category))
+				d("label_source", labels.Escape(o.LabelSource))
+				d("label_confidence", fmt.Sprint(o.LabelConfidence))
 			}
 		}
 		for _, r := range rs {

@@ -41,7 +41,7 @@ func resultsLabelled(t *testing.T, label, category string) []*taint.Result {
 	for a, s := range map[uint32]string{1: "bc1qcoinbase", 2: "bc1qthief", 3: "bc1qstash", 4: "bc1qexchange", 5: "bc1qchange", 6: "bc1qcold"} {
 		g.SetAddrString(a, s)
 	}
-	attr := taint.MemAttribution{4: {Label: label, Category: category}}
+	attr := taint.MemAttribution{4: {Label: label, Category: category, Source: "exchanges.yaml", Confidence: 50}}
 	p := taint.DefaultParams()
 	p.MinSats = 0
 	rs, err := taint.TraceModels(context.Background(), g, attr, []taint.Seed{{Out: g.Out(cb, 0)}}, p, []taint.Model{taint.Haircut, taint.FIFO}, nil)
@@ -88,7 +88,7 @@ func TestCSV(t *testing.T) {
 
 // TestGraphML: one graph (what Gephi and Maltego read) holding both
 // models; every output where the trace ended is its own node with its
-// address, time and label; edges name their model and end at nodes.
+// address, time and label with its source and confidence; edges name their model and end at nodes.
 func TestGraphML(t *testing.T) {
 	rs := results(t)
 	type data struct {
@@ -137,7 +137,8 @@ func TestGraphML(t *testing.T) {
 			exch = m
 		}
 	}
-	if exch == nil || exch["label"] != "Exchange <X> & Co" || exch["category"] != "exchange" || exch["stop"] != "arrival" || exch["value_sat"] != "500000000" {
+	if exch == nil || exch["label"] != "Exchange <X> & Co" || exch["category"] != "exchange" || exch["stop"] != "arrival" || exch["value_sat"] != "500000000" ||
+		exch["label_source"] != "exchanges.yaml" || exch["label_confidence"] != "50" {
 		t.Fatalf("the exchange output node: %v", exch)
 	}
 	if unspent != 2 {

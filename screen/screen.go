@@ -380,7 +380,7 @@ func (a *attribution) lookup(addr uint32) attrHit {
 	if len(h.ls) > 0 {
 		h.ok = true
 		best := a.s.primary(h.ls)
-		h.e = taint.Entity{Label: best.Label, Category: best.Category}
+		h.e = taint.Entity{Label: best.Label, Category: best.Category, Source: best.Source, Confidence: best.ConfidenceLevel}
 	}
 	a.cache[addr] = h
 	return h

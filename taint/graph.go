@@ -44,8 +44,17 @@ type Attribution interface {
 	Entity(addr uint32) (e Entity, ok bool)
 }
 
-// Entity is the owner of an attributed address.
+// Entity is the owner of an attributed address. Label and Category name
+// it; Source and Confidence are the provenance of the label that named it
+// (which file or list, GraphSense's 0–100 level), shown to the analyst but
+// not part of the entity's identity (see Key).
 type Entity struct {
-	Label    string
-	Category string
+	Label      string
+	Category   string
+	Source     string
+	Confidence int
 }
+
+// Key is the entity without its label's provenance: two addresses of one
+// exchange labelled by different files are one entity.
+func (e Entity) Key() Entity { return Entity{Label: e.Label, Category: e.Category} }

@@ -134,7 +134,7 @@ func (t *refTracer) seed(seeds []Seed) ([]SeedInfo, error) {
 	for _, s := range sorted {
 		if t.p.Direction == Backward && !t.p.StopAtSeedEntity && t.attr != nil && s.Out < numOuts {
 			if e, ok := t.attr.Entity(t.g.OutAddr(s.Out)); ok && t.g.OutAddr(s.Out) != 0 {
-				t.own[e] = true
+				t.own[e.Key()] = true
 			}
 		}
 	}
@@ -239,7 +239,7 @@ func (t *refTracer) merge(r *refRec, f Flow, hops uint32) {
 // then the limits.
 func (t *refTracer) stopFor(r *refRec) Stop {
 	if t.p.StopAtService && t.attr != nil && r.addr != 0 {
-		if e, ok := t.attr.Entity(r.addr); ok && !t.own[e] {
+		if e, ok := t.attr.Entity(r.addr); ok && !t.own[e.Key()] {
 			return StopArrival
 		}
 	}
@@ -652,7 +652,7 @@ func (t *refTracer) result(seeds []SeedInfo, truncated bool) *Result {
 		}
 		if t.attr != nil && rc.addr != 0 {
 			if e, ok := t.attr.Entity(rc.addr); ok {
-				o.Label, o.Category = e.Label, e.Category
+				o.Label, o.Category, o.LabelSource, o.LabelConfidence = e.Label, e.Category, e.Source, e.Confidence
 			}
 		}
 		s.MaxHop = max(s.MaxHop, o.Hops)

@@ -94,8 +94,12 @@ type TaintedOutput struct {
 	Stop     Stop   `json:"stop"`
 	Label    string `json:"label"`
 	Category string `json:"category"`
-	Height   uint32 `json:"height"` // of the transaction that created it
-	Time     string `json:"time"`   // its block's time, RFC 3339 UTC
+	// The label's provenance, for GraphML's analysts; JSON pins it through
+	// inputs.labels_digest instead, so a result's bytes stay as they were.
+	LabelSource     string `json:"-"`
+	LabelConfidence int    `json:"-"`
+	Height          uint32 `json:"height"` // of the transaction that created it
+	Time            string `json:"time"`   // its block's time, RFC 3339 UTC
 }
 
 // Edge is taint moving from output Vout of FromTx into ToTx; Fee edges carry

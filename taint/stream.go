@@ -235,7 +235,7 @@ func (s *TraceStream) EachOutput(fn func(o *TaintedOutput) error) error {
 		}
 		if t.attr != nil && addr != 0 {
 			if e, ok := t.attr.Entity(addr); ok {
-				o.Label, o.Category = e.Label, e.Category
+				o.Label, o.Category, o.LabelSource, o.LabelConfidence = e.Label, e.Category, e.Source, e.Confidence
 			}
 		}
 		if err := fn(&o); err != nil {

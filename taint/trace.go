@@ -282,7 +282,7 @@ func (t *tracer) seed(seeds []Seed) ([]SeedInfo, error) {
 					if t.own == nil {
 						t.own = map[Entity]bool{}
 					}
-					t.own[e] = true
+					t.own[e.Key()] = true
 				}
 			}
 		}
@@ -426,7 +426,7 @@ func unionSegs(a, b []Seg) []Seg {
 func (t *tracer) stopFor(out uint64, r *outState, tx, spender uint32) Stop {
 	if t.p.StopAtService && t.attr != nil {
 		if addr := t.g.OutAddr(out); addr != 0 {
-			if e, ok := t.attr.Entity(addr); ok && !t.own[e] {
+			if e, ok := t.attr.Entity(addr); ok && !t.own[e.Key()] {
 				return StopArrival
 			}
 		}
