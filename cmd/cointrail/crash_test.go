@@ -203,9 +203,9 @@ func (k *killLoop) ingestToTip(data string, prev verifyCounts) {
 	t := k.t
 	txSlots, adSlots := tableSlots(data)
 	outs := filepath.Join(data, "regtest", "graph", "outs.col")
-	for run := 0; ; run++ {
-		if run == maxRunsPerGoal {
-			t.Fatalf("seed %d build %d: the tip is stuck at %d blocks after %d runs (%d kills; last %s)", k.seed, k.build, prev.Blocks, run, k.kills, k.last)
+	for runs := 0; ; runs++ {
+		if runs == maxRunsPerGoal {
+			t.Fatalf("seed %d build %d: the tip is stuck at %d blocks after %d runs (%d kills; last %s)", k.seed, k.build, prev.Blocks, runs, k.kills, k.last)
 		}
 		kind, delay := k.draw(prev, txSlots, adSlots)
 		batch := []int{8, 8, 64, 512}[k.rng.IntN(4)]
@@ -218,6 +218,15 @@ func (k *killLoop) ingestToTip(data string, prev verifyCounts) {
 		grown := log2(tx/txSlots) + log2(ad/adSlots)
 		k.doublings += grown
 		txSlots, adSlots = tx, ad
+		if _, err := os.Stat(filepath.Join(data, "regtest", "graph")); killed && prev.Blocks == 0 && err != nil {
+			// Killed before the index existed: a query says there is none
+			// and how to build it; the next ingest makes it.
+			if _, stderr, err := run(t, nil, "index", "verify", "--data", data, "--network", "regtest"); exitCode(err) != 2 || !strings.Contains(stderr, "no regtest index in "+data+": build one with `cointrail ingest") {
+				k.fail(data, "index verify after a kill before the index existed: exit %d: %s", exitCode(err), stderr)
+			}
+			k.ingestKills++
+			continue
+		}
 		c := k.verify(data)
 		if c.Blocks < prev.Blocks {
 			k.fail(data, "the committed tip went back from %d to %d blocks", prev.Blocks, c.Blocks)
